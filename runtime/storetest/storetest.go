@@ -1,0 +1,420 @@
+// Package storetest is the conformance suite for runtime.Store
+// implementations, in the manner of testing/fstest: a store passes when
+// Run reports no failure.
+//
+// Every subtest works in fresh namespaces of its own, so the suite can run
+// against a shared server that holds other data, and clears what it wrote.
+//
+// This package imports runtime only; it must not import a store package.
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/picocache/picocache/runtime"
+)
+
+var (
+	unbounded = runtime.Limits{MaxSize: runtime.Unbounded}
+	ctx       = context.Background()
+)
+
+// Run checks that the stores returned by open satisfy the runtime.Store
+// contract. open is called once per subtest; the suite closes each store
+// it opens.
+func Run(t *testing.T, open func(t *testing.T) runtime.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s runtime.Store)
+	}{
+		{"GetAbsent", testGetAbsent},
+		{"SetGet", testSetGet},
+		{"Overwrite", testOverwrite},
+		{"NoAliasing", testNoAliasing},
+		{"KeysDistinct", testKeysDistinct},
+		{"Namespaces", testNamespaces},
+		{"Clear", testClear},
+		{"LRUEviction", testLRUEviction},
+		{"LRUCacheSequence", testLRUCacheSequence},
+		{"UnboundedGetDoesNotEvict", testUnboundedNeverEvicts},
+		{"MaxSizeZero", testMaxSizeZero},
+		{"ShrinkMaxSize", testShrinkMaxSize},
+		{"TTL", testTTL},
+		{"ConcurrentSetEvict", testConcurrentSetEvict},
+		{"ConcurrentNamespaces", testConcurrentNamespaces},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := open(t)
+			t.Cleanup(func() { s.Close() })
+			tt.fn(t, s)
+		})
+	}
+	t.Run("Close", func(t *testing.T) {
+		s := open(t)
+		fn := newFn(t, s)
+		mustSet(t, s, fn, "k", "v", unbounded)
+		if err := s.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		if _, _, err := s.Get(ctx, fn, []byte("k"), unbounded); err == nil {
+			t.Errorf("Get after Close: got nil error, want an error")
+		}
+		if err := s.Set(ctx, fn, []byte("k"), []byte("v"), unbounded); err == nil {
+			t.Errorf("Set after Close: got nil error, want an error")
+		}
+	})
+}
+
+// newFn returns a namespace no other test uses, with characters a store
+// must not choke on, and clears it when the test ends.
+func newFn(t *testing.T, s runtime.Store) string {
+	t.Helper()
+	var b [6]byte
+	rand.Read(b[:])
+	fn := fmt.Sprintf("storetest/%s {tag}:%s.é\x00", t.Name(), hex.EncodeToString(b[:]))
+	t.Cleanup(func() { s.Clear(context.Background(), fn) })
+	return fn
+}
+
+func bounded(n int64) runtime.Limits { return runtime.Limits{MaxSize: n} }
+
+func mustSet(t *testing.T, s runtime.Store, fn, key, val string, lim runtime.Limits) {
+	t.Helper()
+	if err := s.Set(ctx, fn, []byte(key), []byte(val), lim); err != nil {
+		t.Fatalf("Set(%q, %q): %v", key, val, err)
+	}
+}
+
+// get returns the value of key, or "<absent>".
+func get(t *testing.T, s runtime.Store, fn, key string, lim runtime.Limits) string {
+	t.Helper()
+	v, ok, err := s.Get(ctx, fn, []byte(key), lim)
+	if err != nil {
+		t.Fatalf("Get(%q): %v", key, err)
+	}
+	if !ok {
+		if v != nil {
+			t.Errorf("Get(%q) = %q, false: want a nil value when absent", key, v)
+		}
+		return "<absent>"
+	}
+	return string(v)
+}
+
+func wantGet(t *testing.T, s runtime.Store, fn, key string, lim runtime.Limits, want string) {
+	t.Helper()
+	if got := get(t, s, fn, key, lim); got != want {
+		t.Errorf("Get(%q) = %q, want %q", key, got, want)
+	}
+}
+
+func wantLen(t *testing.T, s runtime.Store, fn string, want int64) {
+	t.Helper()
+	n, err := s.Len(ctx, fn)
+	if err != nil {
+		t.Fatalf("Len: %v", err)
+	}
+	if n != want {
+		t.Errorf("Len = %d, want %d", n, want)
+	}
+}
+
+func testGetAbsent(t *testing.T, s runtime.Store) {
+	fn := newFn(t, s)
+	wantGet(t, s, fn, "missing", unbounded, "<absent>")
+	wantGet(t, s, fn, "missing", bounded(3), "<absent>")
+	wantLen(t, s, fn, 0)
+}
+
+func testSetGet(t *testing.T, s runtime.Store) {
+	fn := newFn(t, s)
+	big := strings.Repeat("0123456789abcdef", 1<<16) // 1 MiB
+	cases := map[string]string{
+		"plain":                          "value",
+		"":                               "empty key",
+		"empty value":                    "",
+		"\x00\x01\xff\xfe":               "\x00binary\x00\xff",
+		"big":                            big,
+		strings.Repeat("long key ", 200): "long key's value",
+	}
+	for k, v := range cases {
+		mustSet(t, s, fn, k, v, unbounded)
+	}
+	for k, v := range cases {
+		if got := get(t, s, fn, k, unbounded); got != v {
+			t.Errorf("Get(%.20q) = %.20q (len %d), want %.20q (len %d)", k, got, len(got), v, len(v))
+		}
+	}
+	wantLen(t, s, fn, int64(len(cases)))
+}
+
+func testOverwrite(t *testing.T, s runtime.Store) {
+	fn := newFn(t, s)
+	mustSet(t, s, fn, "k", "first", bounded(5))
+	mustSet(t, s, fn, "k", "second", bounded(5))
+	wantGet(t, s, fn, "k", bounded(5), "second")
+	wantLen(t, s, fn, 1)
+}
+
+func testNoAliasing(t *testing.T, s runtime.Store) {
+	fn := newFn(t, s)
+	key, val := []byte("key"), []byte("value")
+	if err := s.Set(ctx, fn, key, val, unbounded); err != nil {
+		t.Fatal(err)
+	}
+	key[0], val[0] = 'X', 'X'
+	got, ok, err := s.Get(ctx, fn, []byte("key"), unbounded)
+	if err != nil || !ok || string(got) != "value" {
+		t.Fatalf("after changing Set's slices: Get = %q, %v, %v; want \"value\", true, nil", got, ok, err)
+	}
+	got[0] = 'X'
+	wantGet(t, s, fn, "key", unbounded, "value")
+}
+
+func testKeysDistinct(t *testing.T, s runtime.Store) {
+	fn := newFn(t, s)
+	keys := []string{"", "a", "a\x00", "\x00a", "ab", "A", "a ", "\xff"}
+	for i, k := range keys {
+		mustSet(t, s, fn, k, fmt.Sprint(i), unbounded)
+	}
+	for i, k := range keys {
+		wantGet(t, s, fn, k, unbounded, fmt.Sprint(i))
+	}
+	wantLen(t, s, fn, int64(len(keys)))
+}
+
+func testNamespaces(t *testing.T, s runtime.Store) {
+	a, b := newFn(t, s), newFn(t, s)
+	prefix := a[:len(a)-1] // a namespace that is a prefix of another
+	t.Cleanup(func() { s.Clear(ctx, prefix) })
+	mustSet(t, s, a, "k", "from a", bounded(1))
+	mustSet(t, s, b, "k", "from b", bounded(1))
+	mustSet(t, s, prefix, "k", "from prefix", bounded(1))
+	wantGet(t, s, a, "k", bounded(1), "from a")
+	wantGet(t, s, b, "k", bounded(1), "from b")
+	wantGet(t, s, prefix, "k", bounded(1), "from prefix")
+	// maxsize is per namespace: b's entry did not evict a's.
+	wantLen(t, s, a, 1)
+	wantLen(t, s, b, 1)
+	wantLen(t, s, prefix, 1)
+}
+
+func testClear(t *testing.T, s runtime.Store) {
+	a, b := newFn(t, s), newFn(t, s)
+	for i := range 5 {
+		mustSet(t, s, a, fmt.Sprint(i), "a", unbounded)
+		mustSet(t, s, b, fmt.Sprint(i), "b", bounded(10))
+	}
+	if err := s.Clear(ctx, a); err != nil {
+		t.Fatalf("Clear: %v", err)
+	}
+	wantLen(t, s, a, 0)
+	wantGet(t, s, a, "3", unbounded, "<absent>")
+	wantLen(t, s, b, 5)
+	wantGet(t, s, b, "3", bounded(10), "b")
+	// The namespace works after Clear, bounded or not.
+	mustSet(t, s, a, "again", "yes", bounded(2))
+	mustSet(t, s, a, "again2", "yes", bounded(2))
+	mustSet(t, s, a, "again3", "yes", bounded(2))
+	wantGet(t, s, a, "again3", bounded(2), "yes")
+	wantLen(t, s, a, 2)
+	if err := s.Clear(ctx, newFn(t, s)); err != nil {
+		t.Errorf("Clear of an empty namespace: %v", err)
+	}
+}
+
+func testLRUEviction(t *testing.T, s runtime.Store) {
+	fn := newFn(t, s)
+	lim := bounded(2)
+	mustSet(t, s, fn, "a", "A", lim)
+	mustSet(t, s, fn, "b", "B", lim)
+	wantGet(t, s, fn, "a", lim, "A") // a is now more recent than b
+	mustSet(t, s, fn, "c", "C", lim) // evicts b
+	wantGet(t, s, fn, "b", lim, "<absent>")
+	wantGet(t, s, fn, "a", lim, "A")
+	wantGet(t, s, fn, "c", lim, "C")
+	wantLen(t, s, fn, 2)
+	// Overwriting refreshes recency too.
+	mustSet(t, s, fn, "a", "A2", lim) // order now: a, c
+	mustSet(t, s, fn, "d", "D", lim)  // evicts c
+	wantGet(t, s, fn, "c", lim, "<absent>")
+	wantGet(t, s, fn, "a", lim, "A2")
+	wantGet(t, s, fn, "d", lim, "D")
+
+	// Many operations back to back (within one clock tick on a fast
+	// store): recency must still be exact, so stores cannot order by time.
+	fn2 := newFn(t, s)
+	lim = bounded(3)
+	for i := range 10 {
+		mustSet(t, s, fn2, fmt.Sprint(i), fmt.Sprint(i), lim)
+		if i >= 1 {
+			// Use the previous key: recency order is now i-1, i, i-2.
+			wantGet(t, s, fn2, fmt.Sprint(i-1), lim, fmt.Sprint(i-1))
+		}
+	}
+	mustSet(t, s, fn2, "x", "x", lim) // evicts 7, the least recently used
+	wantGet(t, s, fn2, "7", lim, "<absent>")
+	for _, k := range []string{"8", "9", "x"} {
+		wantGet(t, s, fn2, k, lim, k)
+	}
+	wantLen(t, s, fn2, 3)
+}
+
+// testLRUCacheSequence replays what the runtime does for calls 1,2,3,1,2,2
+// of a function with maxsize=2: lru_cache gives 1 hit and 5 misses.
+func testLRUCacheSequence(t *testing.T, s runtime.Store) {
+	fn := newFn(t, s)
+	lim := bounded(2)
+	hits := 0
+	for _, k := range []string{"1", "2", "3", "1", "2", "2"} {
+		if get(t, s, fn, k, lim) == "v"+k {
+			hits++
+			continue
+		}
+		mustSet(t, s, fn, k, "v"+k, lim)
+	}
+	if hits != 1 {
+		t.Errorf("calls 1,2,3,1,2,2 with maxsize 2: %d hits, want 1", hits)
+	}
+	wantLen(t, s, fn, 2)
+}
+
+func testUnboundedNeverEvicts(t *testing.T, s runtime.Store) {
+	fn := newFn(t, s)
+	const n = 300
+	for i := range n {
+		mustSet(t, s, fn, fmt.Sprint(i), fmt.Sprint(i), unbounded)
+	}
+	wantLen(t, s, fn, n)
+	for i := range n {
+		wantGet(t, s, fn, fmt.Sprint(i), unbounded, fmt.Sprint(i))
+	}
+}
+
+func testMaxSizeZero(t *testing.T, s runtime.Store) {
+	fn := newFn(t, s)
+	mustSet(t, s, fn, "k", "v", bounded(0))
+	wantGet(t, s, fn, "k", bounded(0), "<absent>")
+	wantLen(t, s, fn, 0)
+}
+
+func testShrinkMaxSize(t *testing.T, s runtime.Store) {
+	fn := newFn(t, s)
+	for i := range 5 {
+		mustSet(t, s, fn, fmt.Sprint(i), "v", unbounded)
+	}
+	mustSet(t, s, fn, "5", "v", bounded(2))
+	wantLen(t, s, fn, 2)
+	wantGet(t, s, fn, "5", bounded(2), "v")
+	wantGet(t, s, fn, "4", bounded(2), "v")
+	wantGet(t, s, fn, "0", bounded(2), "<absent>")
+}
+
+func testTTL(t *testing.T, s runtime.Store) {
+	fn := newFn(t, s)
+	short := runtime.Limits{MaxSize: runtime.Unbounded, TTL: 300 * time.Millisecond}
+	mustSet(t, s, fn, "forever", "f", unbounded)
+	mustSet(t, s, fn, "short", "s", short)
+	mustSet(t, s, fn, "long", "l", runtime.Limits{MaxSize: runtime.Unbounded, TTL: time.Hour})
+	wantGet(t, s, fn, "short", short, "s")
+	wantLen(t, s, fn, 3)
+	time.Sleep(800 * time.Millisecond)
+	wantGet(t, s, fn, "short", short, "<absent>")
+	wantGet(t, s, fn, "forever", unbounded, "f")
+	wantGet(t, s, fn, "long", unbounded, "l")
+	wantLen(t, s, fn, 2)
+	// An expired entry can be set again.
+	mustSet(t, s, fn, "short", "s2", short)
+	wantGet(t, s, fn, "short", short, "s2")
+
+	// Expired entries do not count against maxsize.
+	fn2 := newFn(t, s)
+	lim := runtime.Limits{MaxSize: 2, TTL: 300 * time.Millisecond}
+	mustSet(t, s, fn2, "x", "x", lim)
+	mustSet(t, s, fn2, "y", "y", lim)
+	time.Sleep(800 * time.Millisecond)
+	wantLen(t, s, fn2, 0)
+	mustSet(t, s, fn2, "z", "z", runtime.Limits{MaxSize: 2})
+	wantGet(t, s, fn2, "z", bounded(2), "z")
+	wantLen(t, s, fn2, 1)
+}
+
+func testConcurrentSetEvict(t *testing.T, s runtime.Store) {
+	fn := newFn(t, s)
+	const (
+		workers = 8
+		ops     = 40
+		maxSize = 10
+	)
+	lim := bounded(maxSize)
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*ops)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range ops {
+				k := fmt.Sprint((w*7 + i) % 25)
+				v, ok, err := s.Get(ctx, fn, []byte(k), lim)
+				if err != nil {
+					errs <- fmt.Errorf("Get: %w", err)
+					continue
+				}
+				if ok && !bytes.Equal(v, []byte("value of "+k)) {
+					errs <- fmt.Errorf("Get(%q) = %q, want %q", k, v, "value of "+k)
+				}
+				if !ok {
+					if err := s.Set(ctx, fn, []byte(k), []byte("value of "+k), lim); err != nil {
+						errs <- fmt.Errorf("Set: %w", err)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	n, err := s.Len(ctx, fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != maxSize {
+		t.Errorf("after concurrent sets of 25 keys with maxsize %d: Len = %d, want %d", maxSize, n, maxSize)
+	}
+}
+
+func testConcurrentNamespaces(t *testing.T, s runtime.Store) {
+	const fns = 4
+	var names [fns]string
+	for i := range names {
+		names[i] = newFn(t, s)
+	}
+	var wg sync.WaitGroup
+	for i := range fns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range 20 {
+				if err := s.Set(ctx, names[i], []byte(fmt.Sprint(k)), []byte(fmt.Sprint(i)), bounded(5)); err != nil {
+					t.Errorf("Set: %v", err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for i, fn := range names {
+		wantLen(t, s, fn, 5)
+		wantGet(t, s, fn, "19", bounded(5), fmt.Sprint(i))
+	}
+}

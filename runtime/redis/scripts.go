@@ -1,0 +1,133 @@
+package redis
+
+import "github.com/redis/rueidis"
+
+// The server-side half of the store. Every script touches only keys of one
+// function, which share the hash tag {<tag>} and therefore one Cluster slot;
+// KEYS always names at least one of them so the client routes the call to
+// the node serving that slot. Entry keys built inside a script (eviction,
+// Clear) are prefix..member, in the same slot.
+//
+// Per function (tag = hex of the first 16 bytes of SHA-256(fn)):
+//
+//	pc:{tag}:k:<key>  the value (a string; PEXPIREAT when the function has a TTL)
+//	pc:{tag}:lru      sorted set of every stored key; score = recency from seq
+//	pc:{tag}:seq      counter (INCR) giving exact, strictly increasing recency
+//	pc:{tag}:exp      sorted set of the keys that expire; score = expiry in unix ms
+//
+// lru indexes every entry of the function, bounded or not, so Len is a
+// ZCARD after pruning expired members (found through exp, in batches), and
+// Clear deletes the indexed keys in batches without scanning the keyspace.
+// Expiry times come from the server clock (TIME), so clients' clocks never
+// matter; a key is live while now <= its PEXPIREAT time, as Redis decides.
+
+// pruneLua removes up to n members of exp that expired before now from lru
+// and exp, and returns how many it removed. The keys themselves are already
+// expired on the server.
+const pruneLua = `
+local function now_ms()
+  local t = redis.call('TIME')
+  return t[1] * 1000 + math.floor(t[2] / 1000)
+end
+local function chunked(cmd, key, list, prefix)
+  local i = 1
+  while i <= #list do
+    local part = {}
+    for j = i, math.min(i + 255, #list) do
+      if prefix then part[#part + 1] = prefix .. list[j] else part[#part + 1] = list[j] end
+    end
+    if key then redis.call(cmd, key, unpack(part)) else redis.call(cmd, unpack(part)) end
+    i = i + 256
+  end
+end
+local function prune(lru, exp, now, n)
+  local dead = redis.call('ZRANGEBYSCORE', exp, '-inf', '(' .. now, 'LIMIT', 0, n)
+  if #dead > 0 then
+    chunked('ZREM', lru, dead)
+    chunked('ZREM', exp, dead)
+  end
+  return #dead
+end
+`
+
+// setScript stores a value, makes it the most recent, and evicts the least
+// recently used entries beyond max, in one atomic step.
+//
+// KEYS: entry, lru, seq, exp. ARGV: value, member (key bytes), max size
+// (-1 unbounded), ttl in ms (0: never), entry key prefix.
+var setScript = rueidis.NewLuaScript(pruneLua + `
+local now = now_ms()
+-- Reclaim a bounded number of expired members per Set, so that an
+-- unbounded function with a TTL does not grow its index forever.
+prune(KEYS[2], KEYS[4], now, 128)
+local ttl = tonumber(ARGV[4])
+redis.call('SET', KEYS[1], ARGV[1])
+if ttl > 0 then
+  local at = now + ttl
+  redis.call('PEXPIREAT', KEYS[1], at)
+  redis.call('ZADD', KEYS[4], at, ARGV[2])
+else
+  redis.call('ZREM', KEYS[4], ARGV[2])
+end
+redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), ARGV[2])
+local max = tonumber(ARGV[3])
+if max > 0 then
+  local over = redis.call('ZCARD', KEYS[2]) - max
+  if over > 0 then
+    local gone = redis.call('ZPOPMIN', KEYS[2], over)
+    local members = {}
+    for i = 1, #gone, 2 do members[#members + 1] = gone[i] end
+    chunked('DEL', nil, members, ARGV[5])
+    chunked('ZREM', KEYS[4], members)
+  end
+end
+return 1
+`)
+
+// getScript reads a value of a bounded function and, when present, makes it
+// the most recent, atomically. A missing entry (expired, or dropped by the
+// server's own maxmemory eviction) is removed from the index.
+//
+// KEYS: entry, lru, seq, exp. ARGV: member.
+var getScript = rueidis.NewLuaScript(`
+local v = redis.call('GET', KEYS[1])
+if v then
+  redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), ARGV[1])
+  return v
+end
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
+return false
+`)
+
+// lenScript prunes up to ARGV[1] expired members and returns the number of
+// live entries, or -1 when more expired members remain to be pruned (the
+// client calls it again, so no single call blocks the server for long).
+//
+// KEYS: lru, exp. ARGV: batch.
+var lenScript = rueidis.NewLuaScript(pruneLua + `
+local n = tonumber(ARGV[1])
+if prune(KEYS[1], KEYS[2], now_ms(), n) >= n then
+  return -1
+end
+return redis.call('ZCARD', KEYS[1])
+`)
+
+// clearScript deletes up to ARGV[2] entries of a function with their index
+// members and returns how many remain; when none remain it also drops the
+// bookkeeping keys, so a cleared function leaves nothing behind.
+//
+// KEYS: lru, exp, seq. ARGV: entry key prefix, batch.
+var clearScript = rueidis.NewLuaScript(pruneLua + `
+local members = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+if #members > 0 then
+  chunked('DEL', nil, members, ARGV[1])
+  chunked('ZREM', KEYS[1], members)
+  chunked('ZREM', KEYS[2], members)
+end
+local left = redis.call('ZCARD', KEYS[1])
+if left == 0 then
+  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+end
+return left
+`)

@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -146,6 +148,15 @@ func ParseURL(rawURL string) (rueidis.ClientOption, error) {
 		return opt, fmt.Errorf("picocache/redis: bad URL %s: %w", u.Redacted(), err)
 	}
 	q := u.Query()
+	// rueidis.ParseURL (v1.0.79) turns addr=host, without a port, into the
+	// URL's own host: give such seeds the default port instead.
+	if extra := q["addr"]; len(extra) > 0 && len(opt.InitAddress) == 1+len(extra) {
+		for i, a := range extra {
+			if _, _, err := net.SplitHostPort(a); err != nil && a != "" && !strings.Contains(a, "]") {
+				opt.InitAddress[1+i] = net.JoinHostPort(a, "6379")
+			}
+		}
+	}
 	if !q.Has("dial_timeout") {
 		opt.Dialer.Timeout = DefaultDialTimeout
 	}

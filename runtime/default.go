@@ -74,17 +74,18 @@ func DefaultStore(ctx context.Context) (Store, error) {
 }
 
 // CloseDefault closes the store that DefaultStore opened from
-// PICOCACHE_URL or DefaultURL, if any; the next call opens it again. A
-// store given to SetDefaultStore is the caller's to close.
+// PICOCACHE_URL or DefaultURL, if any, and forgets a failure to open it:
+// the next call opens it again. A store given to SetDefaultStore is the
+// caller's to close.
 func CloseDefault() error {
 	defaults.mu.Lock()
 	defer defaults.mu.Unlock()
 	s := defaults.opened
+	defaults.opened, defaults.err = nil, nil
+	defaults.gen.Add(1)
 	if s == nil {
 		return nil
 	}
-	defaults.opened = nil
-	defaults.gen.Add(1)
 	return s.Close()
 }
 

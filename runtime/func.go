@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -99,6 +100,7 @@ type Func[R any] struct {
 
 	mu      sync.Mutex
 	flights map[string]*flight // guarded by mu; calls in flight on a non-memory store
+	spaces  []*memSpace        // guarded by mu; every Memory space used, whose hits are ours
 
 	logs logLimiter
 }
@@ -174,7 +176,35 @@ func (f *Func[R]) newBinding(s Store, err error) *binding {
 		// Store methods, which fail and are counted.
 		b.space, _ = m.space(f.ns)
 	}
+	if b.space != nil {
+		f.mu.Lock()
+		if !slices.Contains(f.spaces, b.space) {
+			f.spaces = append(f.spaces, b.space)
+		}
+		f.mu.Unlock()
+	}
 	return b
+}
+
+// hitCount returns the hits counted by f and by the memory spaces it used,
+// resetting them when reset is set.
+func (f *Func[R]) hitCount(reset bool) int64 {
+	n := f.hits.Load()
+	if reset {
+		n = f.hits.Swap(0)
+	}
+	f.mu.Lock()
+	spaces := slices.Clone(f.spaces)
+	f.mu.Unlock()
+	for _, s := range spaces {
+		s.mu.Lock()
+		n += s.hits
+		if reset {
+			s.hits = 0
+		}
+		s.mu.Unlock()
+	}
+	return n
 }
 
 // binding returns the store the function uses now.
@@ -224,8 +254,8 @@ func (f *Func[R]) doMemory(ctx context.Context, s *memSpace, key []byte, compute
 	s.mu.Lock()
 	if e := s.getLocked(key, time.Time{}); e != nil {
 		if v, ok := e.val.(memValue[R]); ok {
+			s.hits++
 			s.mu.Unlock()
-			f.hits.Add(1)
 			return v.v, nil
 		}
 		s.removeLocked(e) // a foreign value: a miss, replaced below
@@ -379,7 +409,7 @@ func (f *Func[R]) wait(ctx context.Context, fl *flight, key []byte, compute func
 // fails, Info returns the local counts with the error.
 func (f *Func[R]) Info(ctx context.Context) (Info, error) {
 	info := Info{
-		Hits:        f.hits.Load(),
+		Hits:        f.hitCount(false),
 		Misses:      f.misses.Load(),
 		MaxSize:     f.cfg.MaxSize,
 		StoreErrors: f.storeErrors.Load(),
@@ -402,7 +432,7 @@ func (f *Func[R]) Clear(ctx context.Context) error {
 		return b.err
 	}
 	err := b.store.Clear(ctx, f.ns)
-	f.hits.Store(0)
+	f.hitCount(true)
 	f.misses.Store(0)
 	f.storeErrors.Store(0)
 	return err

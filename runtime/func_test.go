@@ -1,0 +1,299 @@
+package runtime_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"log/slog"
+	goruntime "runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/picocache/picocache/runtime"
+)
+
+var intCodec = runtime.Codec[int]{
+	Type:   "int",
+	Append: func(dst []byte, v int) []byte { return binary.BigEndian.AppendUint64(dst, uint64(v)) },
+	Decode: func(src []byte) (int, error) {
+		if len(src) != 8 {
+			return 0, errors.New("bad int")
+		}
+		return int(binary.BigEndian.Uint64(src)), nil
+	},
+}
+
+var nameSeq atomic.Int64
+
+func newFunc(t *testing.T, maxSize int64) *runtime.Func[int] {
+	return runtime.New(runtime.Config{Name: t.Name() + "." + string(rune('a'+nameSeq.Add(1)%26)), Version: "1", MaxSize: maxSize}, intCodec)
+}
+
+// call memoizes n*10, counting body runs.
+func call(f *runtime.Func[int], runs *atomic.Int64, n int) int {
+	var kb [8]byte
+	v, _ := f.Do(context.Background(), binary.BigEndian.AppendUint64(kb[:0], uint64(n)), func(context.Context) (int, error) {
+		runs.Add(1)
+		return n * 10, nil
+	})
+	return v
+}
+
+// failing is a store whose operations fail while down is set.
+type failing struct {
+	runtime.Store
+	down atomic.Bool
+}
+
+var errDown = errors.New("store is down")
+
+func (s *failing) Get(ctx context.Context, fn string, key []byte, lim runtime.Limits) ([]byte, bool, error) {
+	if s.down.Load() {
+		return nil, false, errDown
+	}
+	return s.Store.Get(ctx, fn, key, lim)
+}
+
+func (s *failing) Set(ctx context.Context, fn string, key, value []byte, lim runtime.Limits) error {
+	if s.down.Load() {
+		return errDown
+	}
+	return s.Store.Set(ctx, fn, key, value, lim)
+}
+
+// captureLogs sends slog's default logger to a buffer for the test.
+func captureLogs(t *testing.T) *syncBuffer {
+	var buf syncBuffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
+	t.Cleanup(func() { slog.SetDefault(old) })
+	return &buf
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestStoreFailureKeepsResultsCorrect(t *testing.T) {
+	logs := captureLogs(t)
+	s := &failing{Store: runtime.NewMemory()}
+	f := newFunc(t, 10)
+	f.Bind(s)
+	var runs atomic.Int64
+	call(f, &runs, 1) // stored while the store is up
+	s.down.Store(true)
+	for i := range 20 {
+		if got := call(f, &runs, i%3); got != (i%3)*10 {
+			t.Fatalf("with the store down: got %d, want %d", got, (i%3)*10)
+		}
+	}
+	info, _ := f.Info(context.Background())
+	if info.StoreErrors == 0 {
+		t.Errorf("store failures were not counted: %+v", info)
+	}
+	if n := strings.Count(logs.String(), "store failure"); n != 1 {
+		t.Errorf("logged %d store failures in a burst, want 1 (rate-limited):\n%s", n, logs)
+	}
+	if !strings.Contains(logs.String(), "store is down") {
+		t.Errorf("the log does not say why:\n%s", logs)
+	}
+	// When the store is back, caching resumes.
+	s.down.Store(false)
+	before := runs.Load()
+	call(f, &runs, 2)
+	call(f, &runs, 2)
+	if runs.Load() != before+1 {
+		t.Errorf("after recovery the body ran %d times for one key, want 1", runs.Load()-before)
+	}
+}
+
+func TestCorruptEntryIsAMissAndIsOverwritten(t *testing.T) {
+	captureLogs(t)
+	mem := runtime.NewMemory()
+	f := newFunc(t, 10)
+	f.Bind(bytesOnly{mem})
+	var runs atomic.Int64
+	call(f, &runs, 1)
+	key := binary.BigEndian.AppendUint64(nil, 1)
+	ctx := context.Background()
+	good, ok, _ := mem.Get(ctx, f.Namespace(), key, runtime.Limits{MaxSize: 10})
+	if !ok {
+		t.Fatal("the result was not stored")
+	}
+	damaged := bytes.Clone(good)
+	damaged[len(damaged)-6] ^= 0x40 // a bit flip in the payload
+	for _, bad := range [][]byte{nil, []byte("garbage"), damaged, good[:len(good)-1]} {
+		mem.Set(ctx, f.Namespace(), key, bad, runtime.Limits{MaxSize: 10})
+		before := runs.Load()
+		if got := call(f, &runs, 1); got != 10 {
+			t.Fatalf("with a corrupt entry %q: got %d, want 10", bad, got)
+		}
+		if runs.Load() != before+1 {
+			t.Errorf("a corrupt entry %q was a hit", bad)
+		}
+		if v, _, _ := mem.Get(ctx, f.Namespace(), key, runtime.Limits{MaxSize: 10}); !bytes.Equal(v, good) {
+			t.Errorf("the corrupt entry %q was not overwritten", bad)
+		}
+	}
+	if info, _ := f.Info(ctx); info.StoreErrors != 4 {
+		t.Errorf("StoreErrors = %d, want 4 (one per corrupt entry)", info.StoreErrors)
+	}
+
+	// A value of another result type under the same namespace is foreign.
+	other := runtime.New(runtime.Config{Name: f.Config().Name, Version: f.Config().Version, MaxSize: 10},
+		runtime.Codec[int]{Type: "uint64", Append: intCodec.Append, Decode: intCodec.Decode})
+	other.Bind(bytesOnly{mem})
+	ran := false
+	other.Do(ctx, key, func(context.Context) (int, error) { ran = true; return 10, nil })
+	if !ran {
+		t.Error("a value written for another result type was a hit")
+	}
+}
+
+func TestGoexitReleasesWaiters(t *testing.T) {
+	f := newFunc(t, 10)
+	f.Bind(runtime.NewMemory())
+	release := make(chan struct{})
+	var wg sync.WaitGroup
+	var returned atomic.Int64
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f.Do(context.Background(), []byte("k"), func(context.Context) (int, error) {
+				<-release
+				// runtime.Goexit, as t.FailNow does in a test helper.
+				goruntime.Goexit()
+				return 0, nil
+			})
+			returned.Add(1)
+		}()
+	}
+	time.Sleep(30 * time.Millisecond)
+	close(release)
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("callers stayed blocked after runtime.Goexit")
+	}
+	if returned.Load() != 0 {
+		t.Errorf("%d callers returned normally from a computation that called Goexit", returned.Load())
+	}
+}
+
+func TestDefaultStoreOrder(t *testing.T) {
+	ctx := context.Background()
+	envStore := runtime.NewMemory()
+	runtime.RegisterScheme("picotest", func(ctx context.Context, raw string) (runtime.Store, error) {
+		if raw != "picotest:env" {
+			return nil, errors.New("unexpected URL " + raw)
+		}
+		return envStore, nil
+	})
+	t.Cleanup(func() { runtime.SetDefaultStore(nil); runtime.CloseDefault() })
+	runtime.CloseDefault()
+
+	f := newFunc(t, 10)
+	var runs atomic.Int64
+	lenIn := func(s runtime.Store) int64 {
+		n, err := s.Len(ctx, f.Namespace())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	// 4. Nothing chosen: SQLite at ./picocache.db, whose package this test
+	// does not link, so the store cannot open. Calls still work.
+	t.Setenv("PICOCACHE_URL", "")
+	captureLogs(t)
+	if got := call(f, &runs, 1); got != 10 {
+		t.Fatalf("without an openable store: got %d", got)
+	}
+	if _, err := f.Info(ctx); err == nil || !strings.Contains(err.Error(), `"sqlite"`) {
+		t.Errorf("Info without an openable store: err = %v, want one naming the sqlite scheme", err)
+	}
+
+	// 3. PICOCACHE_URL.
+	t.Setenv("PICOCACHE_URL", "picotest:env")
+	runtime.CloseDefault() // forget the failure
+	call(f, &runs, 1)
+	if lenIn(envStore) != 1 {
+		t.Error("PICOCACHE_URL's store was not used")
+	}
+
+	// 2. The process default beats PICOCACHE_URL.
+	procStore := runtime.NewMemory()
+	runtime.SetDefaultStore(procStore)
+	call(f, &runs, 2)
+	if lenIn(procStore) != 1 || lenIn(envStore) != 1 {
+		t.Error("SetDefaultStore's store was not used")
+	}
+
+	// 1. A bound store beats everything.
+	bound := runtime.NewMemory()
+	f.Bind(bound)
+	call(f, &runs, 3)
+	if lenIn(bound) != 1 || lenIn(procStore) != 1 {
+		t.Error("the bound store was not used")
+	}
+	f.Bind(nil)
+	call(f, &runs, 4)
+	if lenIn(procStore) != 2 {
+		t.Error("Bind(nil) did not return to the default store")
+	}
+}
+
+func TestOpenURLErrors(t *testing.T) {
+	_, err := runtime.OpenURL(context.Background(), "nosuch://u:secret@host/x")
+	if err == nil || !strings.Contains(err.Error(), `"nosuch"`) {
+		t.Errorf("unknown scheme: err = %v", err)
+	}
+	if _, err := runtime.OpenURL(context.Background(), "::"); err == nil {
+		t.Error("unparsable URL: no error")
+	}
+}
+
+func TestMemoryHitAllocs(t *testing.T) {
+	f := newFunc(t, 100)
+	f.Bind(runtime.NewMemory())
+	var runs atomic.Int64
+	call(f, &runs, 7)
+	allocs := testing.AllocsPerRun(1000, func() { call(f, &runs, 7) })
+	if allocs != 0 {
+		t.Errorf("a memory hit allocates %.1f times, want 0", allocs)
+	}
+}
+
+func BenchmarkMemoryHit(b *testing.B) {
+	f := runtime.New(runtime.Config{Name: "bench", MaxSize: 1024}, intCodec)
+	f.Bind(runtime.NewMemory())
+	var runs atomic.Int64
+	for n := range 1024 {
+		call(f, &runs, n)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		call(f, &runs, i&1023)
+	}
+}

@@ -1,0 +1,46 @@
+// Package sqlite is PicoCache's embedded default store: a runtime.Store in
+// a SQLite database file, on modernc.org/sqlite (pure Go, no cgo). The
+// runtime uses it, at ./picocache.db, when nothing else is chosen.
+//
+// Open a store with [Open], or by URL with runtime.OpenURL once this
+// package is imported (its init registers the "sqlite" scheme):
+//
+//	sqlite:picocache.db                      ./picocache.db (the runtime's DefaultURL)
+//	sqlite:relative/path.db                  relative to the working directory at open
+//	sqlite:/abs/path.db, sqlite:///abs/path.db, sqlite://localhost/abs/path.db
+//	sqlite:cache.db?table=memo&busy_timeout=10s&readers=8
+//
+// See [ParseURL] for the query parameters and [Option] for their Go form.
+//
+// # Sharing a file
+//
+// Several processes may use one file at once. The store puts it in WAL
+// journal mode (readers never block the writer, nor it them), with
+// synchronous=NORMAL (a commit is durable against a process crash; a
+// power loss may lose the last commits, never corrupt the file) and a busy
+// timeout (5s by default) for which a write waits on another process's
+// write. Opening creates the schema idempotently in one IMMEDIATE
+// transaction, so processes racing on a fresh file are safe. The file must
+// be on a local file system: WAL needs shared memory between processes.
+//
+// # Schema and semantics
+//
+// Entries live in one table (default "picocache", see [WithTable]) keyed
+// by (fn, key) with the value, an absolute expiry (Unix nanoseconds) and a
+// recency number seq. Every Set, and every Get of a bounded function
+// (Limits.MaxSize > 0), gives the entry its function's largest seq plus
+// one inside the statement's write transaction: LRU order is exact across
+// goroutines and processes, whatever the clock. A Get of an unbounded
+// function is a plain read. Set, the purge of its function's expired
+// entries and the eviction of its least recently used entries beyond
+// MaxSize are one BEGIN IMMEDIATE transaction; per-function row counts are
+// kept by triggers in the table's "_fn" companion, so eviction does not
+// count rows. Expired entries are misses, are not counted by Len, and are
+// deleted by the next Set of their function.
+//
+// # Imports
+//
+// This package imports runtime and modernc.org/sqlite. It must not import
+// another store package (runtime/redis, runtime/sqldb), and runtime must
+// not import it.
+package sqlite

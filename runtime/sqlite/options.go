@@ -1,0 +1,224 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/picocache/picocache/runtime"
+)
+
+// Defaults of the options.
+const (
+	// DefaultTable is the name of the table that holds the entries.
+	DefaultTable = "picocache"
+	// DefaultBusyTimeout is how long a statement waits for another
+	// connection's (or process's) write lock before failing with
+	// SQLITE_BUSY.
+	DefaultBusyTimeout = 5 * time.Second
+	// DefaultReaders is the number of connections that serve reads in
+	// parallel, besides the single writer connection.
+	DefaultReaders = 4
+)
+
+// An Option changes how Open opens a store.
+type Option func(*options) error
+
+type options struct {
+	table       string
+	busyTimeout time.Duration
+	readers     int
+}
+
+func defaultOptions() options {
+	return options{table: DefaultTable, busyTimeout: DefaultBusyTimeout, readers: DefaultReaders}
+}
+
+var tableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,47}$`)
+
+// WithTable keeps the entries in the named table (DefaultTable if not
+// given), so that several independent caches can share one file. The
+// store also creates the table name+"_fn" (per-function counts), indexes
+// and triggers with the table's name as prefix. name must be an ASCII
+// identifier: a letter or underscore, then letters, digits or
+// underscores, 48 characters at most.
+func WithTable(name string) Option {
+	return func(o *options) error {
+		if !tableName.MatchString(name) {
+			return fmt.Errorf("sqlite: table name %q: want a letter or _ then letters, digits or _, at most 48 characters", name)
+		}
+		o.table = name
+		return nil
+	}
+}
+
+// WithBusyTimeout sets how long an operation waits for a lock held by
+// another process before it fails (DefaultBusyTimeout if not given;
+// SQLite's busy_timeout, millisecond resolution). Zero fails at once.
+func WithBusyTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 0 {
+			return fmt.Errorf("sqlite: negative busy timeout %v", d)
+		}
+		o.busyTimeout = d
+		return nil
+	}
+}
+
+// WithReaders sets the number of connections that serve reads in
+// parallel (DefaultReaders if not given). Writes always go through one
+// connection: SQLite admits one writer at a time.
+func WithReaders(n int) Option {
+	return func(o *options) error {
+		if n < 1 || n > 256 {
+			return fmt.Errorf("sqlite: readers %d: want 1 to 256", n)
+		}
+		o.readers = n
+		return nil
+	}
+}
+
+func init() {
+	runtime.RegisterScheme("sqlite", openURL)
+}
+
+// openURL is the runtime.Opener of the "sqlite" scheme.
+func openURL(ctx context.Context, rawURL string) (runtime.Store, error) {
+	path, opts, err := ParseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	return OpenContext(ctx, path, opts...)
+}
+
+// ParseURL splits a sqlite: store URL into the database file path and
+// the options its query sets. The forms are:
+//
+//	sqlite:relative/path.db          relative to the working directory
+//	sqlite:/abs/path.db              absolute
+//	sqlite:///abs/path.db            absolute, empty host
+//	sqlite://localhost/abs/path.db   absolute, host localhost
+//
+// Percent-escapes in the path are decoded. Query parameters:
+//
+//	table=NAME            WithTable
+//	busy_timeout=DUR      WithBusyTimeout; a Go duration ("10s") or milliseconds ("10000")
+//	readers=N             WithReaders
+//
+// Any other parameter, or a host other than localhost, is an error.
+func ParseURL(rawURL string) (path string, opts []Option, err error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "", nil, fmt.Errorf("sqlite: bad store URL: %w", err)
+	}
+	if !strings.EqualFold(u.Scheme, "sqlite") {
+		return "", nil, fmt.Errorf("sqlite: store URL %q: scheme is not sqlite", u.Redacted())
+	}
+	if u.User != nil {
+		return "", nil, fmt.Errorf("sqlite: store URL %q: a SQLite file takes no user or password", u.Redacted())
+	}
+	if u.Fragment != "" {
+		return "", nil, fmt.Errorf("sqlite: store URL %q: unexpected fragment #%s (escape # in a path as %%23)", u.Redacted(), u.Fragment)
+	}
+	switch {
+	case u.Opaque != "":
+		// sqlite:relative/path.db
+		path, err = url.PathUnescape(u.Opaque)
+		if err != nil {
+			return "", nil, fmt.Errorf("sqlite: store URL %q: %w", rawURL, err)
+		}
+	default:
+		host := u.Hostname()
+		if host != "" && !strings.EqualFold(host, "localhost") || u.Port() != "" {
+			return "", nil, fmt.Errorf("sqlite: store URL %q: host %q: a SQLite store is a local file; write sqlite:relative/path.db, sqlite:/abs/path.db or sqlite:///abs/path.db", rawURL, u.Host)
+		}
+		path = u.Path
+	}
+	if path == "" {
+		return "", nil, fmt.Errorf("sqlite: store URL %q names no file; write for example sqlite:picocache.db", rawURL)
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return "", nil, fmt.Errorf("sqlite: store URL %q: bad query: %w", rawURL, err)
+	}
+	for name, vals := range q {
+		if len(vals) != 1 {
+			return "", nil, fmt.Errorf("sqlite: store URL %q: parameter %q given %d times", rawURL, name, len(vals))
+		}
+		v := vals[0]
+		switch name {
+		case "table":
+			opts = append(opts, WithTable(v))
+		case "busy_timeout":
+			d, err := parseTimeout(v)
+			if err != nil {
+				return "", nil, fmt.Errorf("sqlite: store URL %q: busy_timeout=%q: want a duration such as 5s, or milliseconds", rawURL, v)
+			}
+			opts = append(opts, WithBusyTimeout(d))
+		case "readers":
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return "", nil, fmt.Errorf("sqlite: store URL %q: readers=%q: want a number", rawURL, v)
+			}
+			opts = append(opts, WithReaders(n))
+		default:
+			return "", nil, fmt.Errorf("sqlite: store URL %q: unknown parameter %q (known: table, busy_timeout, readers)", rawURL, name)
+		}
+	}
+	// Check the options now, so a bad URL fails before any file is touched.
+	o := defaultOptions()
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return "", nil, err
+		}
+	}
+	return path, opts, nil
+}
+
+func parseTimeout(s string) (time.Duration, error) {
+	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if ms < 0 || ms > int64(24*time.Hour/time.Millisecond) {
+			return 0, errors.New("out of range")
+		}
+		return time.Duration(ms) * time.Millisecond, nil
+	}
+	return time.ParseDuration(s)
+}
+
+// dsn returns the modernc.org/sqlite data source name for the file at
+// path: a file: URI (so that any byte of the path is escaped, not taken
+// for a query) with the per-connection pragmas. modernc runs each
+// _pragma on every new connection, busy_timeout first
+// (applyQueryParams in modernc.org/sqlite@v1.60.1/sqlite.go); the
+// journal mode is persistent and set once by Open instead.
+func dsn(path string, o options) (string, error) {
+	if path == "" {
+		return "", errors.New("sqlite: empty database path")
+	}
+	if path == ":memory:" {
+		return "", fmt.Errorf("sqlite: path %q: want a file path; for an in-process cache use runtime.NewMemory", path)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", fmt.Errorf("sqlite: path %q: %w", path, err)
+	}
+	var b strings.Builder
+	b.WriteString("file:")
+	for i := 0; i < len(abs); i++ {
+		c := abs[i]
+		switch {
+		case c == '%' || c == '?' || c == '#' || c <= ' ' || c >= 0x7f:
+			fmt.Fprintf(&b, "%%%02X", c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	fmt.Fprintf(&b, "?_pragma=busy_timeout(%d)&_pragma=synchronous(NORMAL)", o.busyTimeout.Milliseconds())
+	return b.String(), nil
+}

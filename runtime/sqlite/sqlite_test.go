@@ -1,0 +1,380 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/picocache/picocache/runtime"
+	"github.com/picocache/picocache/runtime/storetest"
+)
+
+var ctx = context.Background()
+
+func openTemp(t testing.TB, opts ...Option) *Store {
+	t.Helper()
+	s, err := Open(filepath.Join(t.TempDir(), "cache.db"), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	// One file for the whole suite, as processes share ./picocache.db;
+	// each subtest opens its own Store on it.
+	path := filepath.Join(t.TempDir(), "conformance.db")
+	storetest.Run(t, func(t *testing.T) runtime.Store {
+		s, err := Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func TestConformanceCustomTable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "custom.db")
+	storetest.Run(t, func(t *testing.T) runtime.Store {
+		s, err := runtime.OpenURL(ctx, "sqlite://"+path+"?table=memo_v2&busy_timeout=2s&readers=2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+// order returns fn's keys from least to most recently used, as the
+// eviction sees them.
+func order(t *testing.T, s *Store, fn string) []string {
+	t.Helper()
+	rows, err := s.db.QueryContext(ctx, `SELECT key FROM picocache WHERE fn = ? ORDER BY seq`, fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var keys []string
+	for rows.Next() {
+		var k []byte
+		if err := rows.Scan(&k); err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, string(k))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+// checkCount checks that the trigger-kept row count of fn matches its rows.
+func checkCount(t *testing.T, s *Store, fn string) {
+	t.Helper()
+	var n, rows int64
+	err := s.db.QueryRowContext(ctx, `SELECT coalesce((SELECT n FROM picocache_fn WHERE fn = ?1), 0), (SELECT count(*) FROM picocache WHERE fn = ?1)`, fn).Scan(&n, &rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != rows {
+		t.Errorf("%s: picocache_fn.n = %d, but %d rows", fn, n, rows)
+	}
+}
+
+// TestExactLRU replays thousands of random Gets and Sets, far more than
+// one per millisecond, against a model LRU list, and checks after every
+// step that the store's recency order is the model's.
+func TestExactLRU(t *testing.T) {
+	s := openTemp(t)
+	const maxSize = 16
+	lim := runtime.Limits{MaxSize: maxSize}
+	fn := "exact"
+	var model []string // least recent first
+	touch := func(k string) {
+		if i := slices.Index(model, k); i >= 0 {
+			model = slices.Delete(model, i, i+1)
+		}
+		model = append(model, k)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	start := time.Now()
+	const steps = 3000
+	for i := range steps {
+		k := fmt.Sprint(r.IntN(40))
+		if r.IntN(2) == 0 {
+			v, ok, err := s.Get(ctx, fn, []byte(k), lim)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := slices.Contains(model, k)
+			if ok != want || ok && string(v) != "v"+k {
+				t.Fatalf("step %d: Get(%s) = %q, %v; model has it: %v", i, k, v, ok, want)
+			}
+			if ok {
+				touch(k)
+			}
+		} else {
+			if err := s.Set(ctx, fn, []byte(k), []byte("v"+k), lim); err != nil {
+				t.Fatal(err)
+			}
+			touch(k)
+			if len(model) > maxSize {
+				model = model[1:]
+			}
+		}
+		if got := order(t, s, fn); !slices.Equal(got, model) {
+			t.Fatalf("step %d: store order %v, model %v", i, got, model)
+		}
+	}
+	checkCount(t, s, fn)
+	t.Logf("%d steps in %v (%.0f per millisecond)", steps, time.Since(start), steps/float64(time.Since(start).Milliseconds()+1))
+}
+
+// TestUnboundedGetIsRead checks that a hit of an unbounded function does
+// not write: the recency order stays the order of the Sets.
+func TestUnboundedGetIsRead(t *testing.T) {
+	s := openTemp(t)
+	unbounded := runtime.Limits{MaxSize: runtime.Unbounded}
+	for _, k := range []string{"a", "b", "c"} {
+		if err := s.Set(ctx, "u", []byte(k), []byte(k), unbounded); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok, err := s.Get(ctx, "u", []byte("a"), unbounded); !ok || err != nil {
+		t.Fatalf("Get = %v, %v", ok, err)
+	}
+	if got := order(t, s, "u"); !slices.Equal(got, []string{"a", "b", "c"}) {
+		t.Errorf("order after unbounded Get = %v, want [a b c]", got)
+	}
+	if _, ok, err := s.Get(ctx, "u", []byte("a"), runtime.Limits{MaxSize: 10}); !ok || err != nil {
+		t.Fatalf("Get = %v, %v", ok, err)
+	}
+	if got := order(t, s, "u"); !slices.Equal(got, []string{"b", "c", "a"}) {
+		t.Errorf("order after bounded Get = %v, want [b c a]", got)
+	}
+}
+
+// TestTTLPurge checks that expired rows are deleted by a later Set of
+// their function, and only of their function.
+func TestTTLPurge(t *testing.T) {
+	s := openTemp(t)
+	short := runtime.Limits{MaxSize: runtime.Unbounded, TTL: 50 * time.Millisecond}
+	for i := range 5 {
+		for _, fn := range []string{"a", "b"} {
+			if err := s.Set(ctx, fn, []byte(fmt.Sprint(i)), []byte("v"), short); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	for _, fn := range []string{"a", "b"} {
+		if n, err := s.Len(ctx, fn); n != 0 || err != nil {
+			t.Errorf("Len(%s) after expiry = %d, %v; want 0", fn, n, err)
+		}
+	}
+	if err := s.Set(ctx, "a", []byte("new"), []byte("v"), short); err != nil {
+		t.Fatal(err)
+	}
+	if got := order(t, s, "a"); !slices.Equal(got, []string{"new"}) {
+		t.Errorf("rows of a after a Set = %v, want the expired ones purged", got)
+	}
+	if got := order(t, s, "b"); len(got) != 5 {
+		t.Errorf("rows of b = %v, want its 5 expired rows left for b's next Set", got)
+	}
+	checkCount(t, s, "a")
+	checkCount(t, s, "b")
+}
+
+func TestCloseThenUse(t *testing.T) {
+	s := openTemp(t)
+	lim := runtime.Limits{MaxSize: 3}
+	if err := s.Set(ctx, "f", []byte("k"), []byte("v"), lim); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	check := func(op string, err error) {
+		t.Helper()
+		if !errors.Is(err, runtime.ErrClosed) {
+			t.Errorf("%s after Close: %v, want runtime.ErrClosed", op, err)
+		}
+	}
+	_, _, err := s.Get(ctx, "f", []byte("k"), lim)
+	check("bounded Get", err)
+	_, _, err = s.Get(ctx, "f", []byte("k"), runtime.Limits{MaxSize: runtime.Unbounded})
+	check("Get", err)
+	check("Set", s.Set(ctx, "f", []byte("k"), []byte("v"), lim))
+	check("Clear", s.Clear(ctx, "f"))
+	_, err = s.Len(ctx, "f")
+	check("Len", err)
+}
+
+// TestCloseWhileBusy closes a store while goroutines use it: every call
+// either succeeds or fails cleanly, and nothing hangs or panics.
+func TestCloseWhileBusy(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "busy.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	for w := range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			lim := runtime.Limits{MaxSize: runtime.Unbounded}
+			if w%2 == 1 {
+				lim.MaxSize = 10
+			}
+			for i := 0; ; i++ {
+				k := []byte(fmt.Sprint(i % 20))
+				err := s.Set(ctx, "f", k, k, lim)
+				if err == nil {
+					_, _, err = s.Get(ctx, "f", k, lim)
+				}
+				if err != nil {
+					if !errors.Is(err, runtime.ErrClosed) && !strings.Contains(err.Error(), "closed") {
+						t.Errorf("after Close: %v", err)
+					}
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	if err := s.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	for range 4 {
+		<-done
+	}
+}
+
+func TestContextCanceled(t *testing.T) {
+	s := openTemp(t)
+	c, cancel := context.WithCancel(ctx)
+	cancel()
+	lim := runtime.Limits{MaxSize: 5}
+	if err := s.Set(c, "f", []byte("k"), []byte("v"), lim); err == nil {
+		t.Error("Set with a canceled context: nil error")
+	}
+	if _, _, err := s.Get(c, "f", []byte("k"), lim); err == nil {
+		t.Error("Get with a canceled context: nil error")
+	}
+	// The store is still usable, with no transaction left open.
+	if err := s.Set(ctx, "f", []byte("k"), []byte("v"), lim); err != nil {
+		t.Fatalf("Set after a canceled one: %v", err)
+	}
+	if v, ok, err := s.Get(ctx, "f", []byte("k"), lim); !ok || err != nil || string(v) != "v" {
+		t.Fatalf("Get = %q, %v, %v", v, ok, err)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	dir := t.TempDir()
+	corrupt := filepath.Join(dir, "corrupt.db")
+	if err := os.WriteFile(corrupt, bytes.Repeat([]byte("this is not a SQLite database\n"), 200), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	notDir := filepath.Join(dir, "file")
+	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, path, want string
+	}{
+		{"corrupt file", corrupt, "not a database"},
+		{"directory", dir, "unable to open"},
+		{"missing directory", filepath.Join(dir, "no", "such", "dir", "c.db"), "unable to open"},
+		{"parent is a file", filepath.Join(notDir, "c.db"), "unable to open"},
+		{"empty", "", "empty database path"},
+		{"memory", ":memory:", "runtime.NewMemory"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Open(tc.path)
+			if err == nil {
+				s.Close()
+				t.Fatalf("Open(%q): nil error", tc.path)
+			}
+			t.Logf("Open(%q): %v", tc.path, err)
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Open(%q): %v; want it to mention %q", tc.path, err, tc.want)
+			}
+			if tc.path != "" && !strings.Contains(err.Error(), tc.path) {
+				t.Errorf("Open(%q): %v; want it to name the path", tc.path, err)
+			}
+		})
+	}
+	// The corrupt file is left as it was.
+	if b, _ := os.ReadFile(corrupt); !bytes.HasPrefix(b, []byte("this is not")) {
+		t.Errorf("Open changed the corrupt file")
+	}
+}
+
+func TestOptionErrors(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.db")
+	for _, opt := range []Option{WithTable("a b"), WithTable(""), WithTable("1x"), WithTable(`x"y`), WithBusyTimeout(-1), WithReaders(0)} {
+		if s, err := Open(path, opt); err == nil {
+			s.Close()
+			t.Errorf("Open with a bad option: nil error")
+		}
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("a bad option created the file: %v", err)
+	}
+}
+
+// TestTablesIndependent checks that two tables in one file are two caches.
+func TestTablesIndependent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.db")
+	a, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open(path, WithTable("other"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	lim := runtime.Limits{MaxSize: runtime.Unbounded}
+	if err := a.Set(ctx, "f", []byte("k"), []byte("a"), lim); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := b.Get(ctx, "f", []byte("k"), lim); ok || err != nil {
+		t.Errorf("table other sees table picocache's entry: %v, %v", ok, err)
+	}
+}
+
+func TestPath(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Path() != path {
+		t.Errorf("Path() = %q, want %q", s.Path(), path)
+	}
+	var mode string
+	if err := s.db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("journal_mode = %q, %v; want wal", mode, err)
+	}
+	var sync, busy int
+	if err := s.db.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil || sync != 1 {
+		t.Errorf("synchronous = %d, %v; want 1 (NORMAL)", sync, err)
+	}
+	if err := s.db.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&busy); err != nil || busy != 5000 {
+		t.Errorf("busy_timeout = %d, %v; want 5000", busy, err)
+	}
+}

@@ -1,0 +1,466 @@
+package sqldb
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"sync/atomic"
+	"time"
+
+	"github.com/picocache/picocache/runtime"
+)
+
+// Store is a runtime.Store kept in one table of a SQL database. It is safe
+// for concurrent use by multiple goroutines, and several processes (on one
+// machine or many) may share one table: each function's eviction runs
+// under a lock of that function's, inside one transaction.
+//
+// A Store is made by Open or New; the zero value is not usable.
+type Store struct {
+	db      *sql.DB
+	ownsDB  bool // Close closes db: Open opened it
+	dialect Dialect
+	table   string
+	q       queries
+
+	// Prepared once; database/sql re-prepares them per connection.
+	get, touch, bump, put, lock, evict, sweep, clear, forget, count *sql.Stmt
+
+	closed atomic.Bool
+	sets   atomic.Uint64 // TTL Sets of unbounded functions, to pace sweeps
+}
+
+var _ runtime.Store = (*Store)(nil)
+
+// An Option changes how New or Open sets up a Store.
+type Option func(*options) error
+
+type options struct {
+	table string
+}
+
+// WithTable makes the Store keep its entries in the named table (default
+// DefaultTable, "picocache"). The name must be a plain identifier: a
+// letter or underscore, then up to 47 letters, digits or underscores.
+// Derived objects take the name plus a suffix: NAME_lru (index) in every
+// dialect, NAME_used (sequence) in PostgreSQL, NAME_fn (lock rows) in
+// MySQL.
+func WithTable(name string) Option {
+	return func(o *options) error {
+		if !tableName.MatchString(name) {
+			return fmt.Errorf("sqldb: table name %q is not a plain identifier (want %s)", name, tableName)
+		}
+		o.table = name
+		return nil
+	}
+}
+
+// errClosed is what calls after Close return.
+var errClosed = errors.New("sqldb: store is closed")
+
+// New returns a Store that keeps its entries in db, a database of the
+// given dialect, creating its table when missing. The caller keeps
+// ownership of db: Close does not close it.
+//
+// db may come from any database/sql driver that speaks the dialect. For
+// SQLite, set a busy timeout on db (modernc.org/sqlite:
+// "?_pragma=busy_timeout(10000)") so that writers from several
+// connections or processes wait for one another instead of failing.
+func New(ctx context.Context, db *sql.DB, dialect Dialect, opts ...Option) (*Store, error) {
+	return newStore(ctx, db, false, dialect, opts)
+}
+
+func newStore(ctx context.Context, db *sql.DB, owns bool, dialect Dialect, opts []Option) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("sqldb: nil *sql.DB")
+	}
+	switch dialect {
+	case Postgres, MySQL, SQLite:
+	default:
+		return nil, fmt.Errorf("sqldb: unknown dialect %v", dialect)
+	}
+	o := options{table: DefaultTable}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	s := &Store{db: db, ownsDB: owns, dialect: dialect, table: o.table, q: newQueries(dialect, o.table)}
+	if err := s.createTable(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.prepare(ctx); err != nil {
+		s.closeStmts()
+		return nil, err
+	}
+	return s, nil
+}
+
+// createTable creates the table and its companions when missing. Every
+// statement is idempotent; in PostgreSQL, where concurrent CREATE ... IF
+// NOT EXISTS can fail on the catalog's unique index, they run in one
+// transaction under an advisory lock, so processes starting at once take
+// turns.
+func (s *Store) createTable(ctx context.Context) error {
+	err := s.retry(ctx, func() error {
+		if s.dialect != Postgres {
+			for _, q := range s.q.create {
+				if _, err := s.db.ExecContext(ctx, q); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		h := fnv.New32a()
+		h.Write([]byte(s.table))
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockClassDDL, int32(h.Sum32())); err != nil {
+			return err
+		}
+		for _, q := range s.q.create {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return err
+			}
+		}
+		return tx.Commit()
+	})
+	if err != nil {
+		return fmt.Errorf("sqldb: creating table %q (%v): %w", s.table, s.dialect, err)
+	}
+	return nil
+}
+
+// PostgreSQL advisory lock classes (the first key of the two-key form):
+// "PicC" for a function's Sets, "PicD" for table creation.
+const (
+	lockClassSet int32 = 0x50696343
+	lockClassDDL int32 = 0x50696344
+)
+
+func (s *Store) prepare(ctx context.Context) error {
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		text string
+	}{
+		{&s.get, s.q.get}, {&s.touch, s.q.touch}, {&s.bump, s.q.bump}, {&s.put, s.q.put},
+		{&s.lock, s.q.lock}, {&s.evict, s.q.evict}, {&s.sweep, s.q.sweep},
+		{&s.clear, s.q.clear}, {&s.forget, s.q.forget}, {&s.count, s.q.count},
+	} {
+		if p.text == "" {
+			continue
+		}
+		err := s.retry(ctx, func() error {
+			st, err := s.db.PrepareContext(ctx, p.text)
+			*p.stmt = st
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("sqldb: preparing a statement on table %q (%v): %w", s.table, s.dialect, err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) closeStmts() error {
+	var errs []error
+	for _, st := range []*sql.Stmt{s.get, s.touch, s.bump, s.put, s.lock, s.evict, s.sweep, s.clear, s.forget, s.count} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// DB returns the database the Store uses, to tune its pool for example.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Dialect returns the Store's dialect.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// Table returns the name of the Store's table.
+func (s *Store) Table() string { return s.table }
+
+// hashes returns the row identity of key in fn.
+func hashes(fn string, key []byte) (fh, kh []byte) {
+	f := sha256.Sum256([]byte(fn))
+	k := sha256.Sum256(key)
+	return f[:], k[:]
+}
+
+func fnHash(fn string) []byte {
+	f := sha256.Sum256([]byte(fn))
+	return f[:]
+}
+
+// nonNil turns a nil slice into an empty one: database/sql sends nil as
+// NULL, and every column is NOT NULL.
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+func now() int64 { return time.Now().UnixNano() }
+
+// expiry returns the absolute expiry, in Unix nanoseconds, of an entry set
+// at t with lim.
+func expiry(t int64, lim runtime.Limits) int64 {
+	if lim.TTL <= 0 || lim.TTL > time.Duration(math.MaxInt64-t) {
+		return math.MaxInt64
+	}
+	return t + int64(lim.TTL)
+}
+
+// Get returns the live value of key in fn. When lim.MaxSize is positive
+// it also makes the entry fn's most recently used: in PostgreSQL and
+// SQLite in the same statement as the read; in MySQL in a second statement
+// right after it (an entry evicted in between is still returned: it was
+// live when read).
+func (s *Store) Get(ctx context.Context, fn string, key []byte, lim runtime.Limits) ([]byte, bool, error) {
+	if s.closed.Load() {
+		return nil, false, errClosed
+	}
+	fh, kh := hashes(fn, key)
+	key = nonNil(key)
+	t := now()
+	var v []byte
+	var err error
+	switch {
+	case lim.MaxSize <= 0:
+		err = s.retry(ctx, func() error { return s.get.QueryRowContext(ctx, fh, kh, key, t).Scan(&v) })
+	case s.dialect == MySQL:
+		err = s.retry(ctx, func() error { return s.get.QueryRowContext(ctx, fh, kh, key, t).Scan(&v) })
+		if err == nil {
+			err = s.retry(ctx, func() error {
+				_, err := s.bump.ExecContext(ctx, fh, kh, key)
+				return err
+			})
+		}
+	default:
+		err = s.retry(ctx, func() error { return s.touch.QueryRowContext(ctx, fh, kh, key, t).Scan(&v) })
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("sqldb: get: %w", err)
+	}
+	return nonNil(v), true, nil
+}
+
+// sweepEvery paces the removal of expired entries of unbounded functions:
+// one TTL Set in this many also deletes fn's expired rows. (Bounded
+// functions drop theirs on every Set, with the eviction.)
+const sweepEvery = 64
+
+// Set stores value under key in fn as its most recently used entry, then,
+// when lim.MaxSize is positive, deletes fn's expired entries and its live
+// entries beyond the lim.MaxSize most recently used. For a bounded
+// function both steps run in one transaction that holds fn's lock (an
+// advisory lock in PostgreSQL, fn's row of the NAME_fn table in MySQL,
+// SQLite's write lock), so concurrent Sets from any process never leave
+// more than lim.MaxSize live entries.
+func (s *Store) Set(ctx context.Context, fn string, key, value []byte, lim runtime.Limits) error {
+	if s.closed.Load() {
+		return errClosed
+	}
+	if lim.MaxSize == 0 {
+		return nil
+	}
+	fh, kh := hashes(fn, key)
+	key, value = nonNil(key), nonNil(value)
+	t := now()
+	exp := expiry(t, lim)
+	var err error
+	if lim.MaxSize < 0 {
+		err = s.retry(ctx, func() error {
+			_, err := s.put.ExecContext(ctx, fh, kh, key, value, exp)
+			return err
+		})
+		if err == nil && lim.TTL > 0 && s.sets.Add(1)%sweepEvery == 0 {
+			err = s.retry(ctx, func() error {
+				_, err := s.sweep.ExecContext(ctx, fh, t)
+				return err
+			})
+		}
+	} else {
+		err = s.retry(ctx, func() error { return s.setBounded(ctx, fh, kh, key, value, exp, t, lim.MaxSize) })
+	}
+	if err != nil {
+		return fmt.Errorf("sqldb: set: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) setBounded(ctx context.Context, fh, kh, key, value []byte, exp, t, maxSize int64) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	switch s.dialect {
+	case Postgres:
+		_, err = tx.StmtContext(ctx, s.lock).ExecContext(ctx, lockClassSet, int32(binary.BigEndian.Uint32(fh)))
+	case MySQL:
+		_, err = tx.StmtContext(ctx, s.lock).ExecContext(ctx, fh)
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := tx.StmtContext(ctx, s.put).ExecContext(ctx, fh, kh, key, value, exp); err != nil {
+		return err
+	}
+	if s.dialect == MySQL {
+		_, err = tx.StmtContext(ctx, s.evict).ExecContext(ctx, fh, t, fh, t, maxSize)
+	} else {
+		_, err = tx.StmtContext(ctx, s.evict).ExecContext(ctx, fh, t, maxSize)
+	}
+	if err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Clear deletes every entry of fn (and, in MySQL, fn's lock row).
+func (s *Store) Clear(ctx context.Context, fn string) error {
+	if s.closed.Load() {
+		return errClosed
+	}
+	fh := fnHash(fn)
+	err := s.retry(ctx, func() error {
+		_, err := s.clear.ExecContext(ctx, fh)
+		return err
+	})
+	if err == nil && s.forget != nil {
+		err = s.retry(ctx, func() error {
+			_, err := s.forget.ExecContext(ctx, fh)
+			return err
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("sqldb: clear: %w", err)
+	}
+	return nil
+}
+
+// Len reports how many live entries fn holds.
+func (s *Store) Len(ctx context.Context, fn string) (int64, error) {
+	if s.closed.Load() {
+		return 0, errClosed
+	}
+	fh := fnHash(fn)
+	var n int64
+	err := s.retry(ctx, func() error { return s.count.QueryRowContext(ctx, fh, now()).Scan(&n) })
+	if err != nil {
+		return 0, fmt.Errorf("sqldb: len: %w", err)
+	}
+	return n, nil
+}
+
+// Close releases the prepared statements and, when the Store was made by
+// Open, the database. A database passed to New stays open. Calls after
+// Close fail; Close is idempotent.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	err := s.closeStmts()
+	if s.ownsDB {
+		err = errors.Join(err, s.db.Close())
+	}
+	return err
+}
+
+// Transient failures are retried this many times in all, with a growing,
+// jittered pause, within the caller's context.
+const maxAttempts = 10
+
+// retry runs op until it succeeds, fails for a reason other than lock
+// contention, or has run maxAttempts times.
+func (s *Store) retry(ctx context.Context, op func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := op()
+		if err == nil || attempt == maxAttempts || !transient(err) || ctx.Err() != nil {
+			return err
+		}
+		pause := time.Duration(1<<min(attempt, 6)) * time.Millisecond // up to 64ms
+		pause = pause/2 + time.Duration(jitter(uint64(pause/2)))
+		timer := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return err
+		case <-timer.C:
+		}
+	}
+}
+
+var jitterState atomic.Uint64
+
+// jitter returns a pseudo-random number in [0, n).
+func jitter(n uint64) uint64 {
+	if n == 0 {
+		return 0
+	}
+	x := jitterState.Add(0x9e3779b97f4a7c15)
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	return x % n
+}
+
+// transient reports whether err is a deadlock, a serialization failure or
+// a busy database: worth running the statement or transaction again. The
+// package imports no driver, so it recognises their errors by method or,
+// for go-sql-driver/mysql (whose MySQLError has only fields), by message.
+func transient(err error) bool {
+	var pg interface{ SQLState() string } // pgx's *pgconn.PgError, lib/pq's *pq.Error
+	if errors.As(err, &pg) {
+		switch pg.SQLState() {
+		case "40001", "40P01", "55P03": // serialization_failure, deadlock_detected, lock_not_available
+			return true
+		}
+		return false
+	}
+	var lite interface{ Code() int } // modernc.org/sqlite's *sqlite.Error
+	if errors.As(err, &lite) {
+		switch lite.Code() & 0xff {
+		case 5, 6: // SQLITE_BUSY, SQLITE_LOCKED
+			return true
+		}
+		return false
+	}
+	msg := err.Error()
+	for _, m := range mysqlTransient {
+		if len(msg) >= len(m) && msg[:len(m)] == m {
+			return true
+		}
+	}
+	return false
+}
+
+// mysqlTransient are the prefixes of go-sql-driver/mysql's messages for
+// ER_LOCK_DEADLOCK and ER_LOCK_WAIT_TIMEOUT ("Error %d (%s): %s").
+var mysqlTransient = []string{"Error 1213", "Error 1205"}
+
+func init() {
+	for _, scheme := range []string{"postgres", "postgresql", "mysql"} {
+		runtime.RegisterScheme(scheme, func(ctx context.Context, rawURL string) (runtime.Store, error) {
+			s, err := Open(ctx, rawURL)
+			if err != nil {
+				return nil, err
+			}
+			return s, nil
+		})
+	}
+}

@@ -132,15 +132,17 @@ func AppendTimeKey(dst []byte, t time.Time) []byte {
 }
 
 // BeginSpan reserves a 4-byte length in dst for a type's own key encoding
-// (its AppendCacheKey method) and returns where it starts; [EndSpan] fills
-// it in. The length prefix keeps the whole key self-delimiting whatever the
-// method writes. For generated code.
-func BeginSpan(dst []byte) ([]byte, int) {
-	return append(dst, 0, 0, 0, 0), len(dst)
-}
+// (its AppendCacheKey method); [EndSpan] fills it in. The length prefix
+// keeps the whole key self-delimiting whatever the method writes. For
+// generated code:
+//
+//	m := len(k)
+//	k = v.AppendCacheKey(runtime.BeginSpan(k))
+//	k = runtime.EndSpan(k, m)
+func BeginSpan(dst []byte) []byte { return append(dst, 0, 0, 0, 0) }
 
-// EndSpan completes the span that [BeginSpan] started at mark. For
-// generated code.
+// EndSpan completes the span that [BeginSpan] started at mark, the length
+// of the key before BeginSpan. For generated code.
 func EndSpan(dst []byte, mark int) []byte {
 	binary.BigEndian.PutUint32(dst[mark:], uint32(len(dst)-mark-4))
 	return dst

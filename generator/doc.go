@@ -1,0 +1,15 @@
+// Package generator is picogen's engine: it finds functions annotated with
+// //picocache: directives and renders, for each package, a file with
+// their memoized wrappers.
+//
+// The pipeline has one stage per internal package, with plain data between
+// them: load (golang.org/x/tools/go/packages, tolerant of stale generated
+// files and of callers of wrappers not generated yet) → directive (parse
+// the annotation, standard library only) → analyze (go/types → model) →
+// model (names, options and type shapes; no go/types or go/ast) → emit
+// (github.com/dave/jennifer; a pure function from the model to file
+// contents). Only cmd/picogen writes files.
+//
+// This package must not import github.com/picocache/picocache/runtime or
+// any store: the generated code does, the generator does not.
+package generator

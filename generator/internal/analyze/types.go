@@ -1,0 +1,324 @@
+package analyze
+
+import (
+	"fmt"
+	"go/types"
+	"strings"
+
+	"github.com/picocache/picocache/generator/internal/model"
+)
+
+// conv converts a go/types type into the model. Named types are memoized,
+// so recursive types give a cyclic graph rather than endless recursion.
+// Types no codec handles become model.Unsupported; keyProblem and
+// valueProblem decide whether that matters where the type is used.
+func (a *analyzer) conv(t types.Type) *model.Type {
+	t = types.Unalias(t)
+	if m := a.named[t]; m != nil {
+		return m
+	}
+	switch t := t.(type) {
+	case *types.Basic:
+		switch {
+		case t.Kind() == types.UnsafePointer:
+			return &model.Type{Kind: model.Unsupported, Name: "unsafe.Pointer", ID: "unsafe.Pointer"}
+		case t.Kind() == types.Invalid:
+			return &model.Type{Kind: model.Unsupported, Name: "an invalid type (see the type errors)", ID: "invalid"}
+		case t.Info()&types.IsUntyped != 0:
+			return &model.Type{Kind: model.Unsupported, Name: "untyped " + t.Name(), ID: "untyped"}
+		}
+		name := t.Name()
+		switch name {
+		case "byte":
+			name = "uint8"
+		case "rune":
+			name = "int32"
+		}
+		return &model.Type{Kind: model.Basic, Name: name, ID: name}
+	case *types.Named:
+		obj := t.Obj()
+		if obj.Pkg() == nil {
+			if obj.Name() == "error" {
+				return &model.Type{Kind: model.Error, Name: "error", ID: "error"}
+			}
+			return &model.Type{Kind: model.Unsupported, Name: obj.Name(), ID: obj.Name()}
+		}
+		path := obj.Pkg().Path()
+		if path == "time" && obj.Name() == "Time" {
+			return &model.Type{Kind: model.Time, ID: "time.Time"}
+		}
+		if path == "context" && obj.Name() == "Context" {
+			return &model.Type{Kind: model.Context, ID: "context.Context"}
+		}
+		m := &model.Type{Kind: model.Named, Name: obj.Name(), Pkg: path}
+		a.named[t] = m
+		var args []string
+		for i := 0; i < t.TypeArgs().Len(); i++ {
+			at := a.conv(t.TypeArgs().At(i))
+			m.TypeArgs = append(m.TypeArgs, at)
+			args = append(args, at.ID)
+		}
+		m.ID = path + "." + obj.Name()
+		if len(args) > 0 {
+			m.ID += "[" + strings.Join(args, ",") + "]"
+		}
+		if !obj.Exported() && path != a.pkg.PkgPath {
+			m.Underlying = &model.Type{Kind: model.Unsupported, Name: fmt.Sprintf("type %s is not exported from %s", obj.Name(), path), ID: "unexported"}
+			return m
+		}
+		m.KeyMethod, m.PtrKeyMethod = keyMethod(t)
+		m.BinaryValue, m.PtrMarshaller = binaryValue(t)
+		m.Underlying = a.conv(t.Underlying())
+		return m
+	case *types.Pointer:
+		e := a.conv(t.Elem())
+		return &model.Type{Kind: model.Pointer, Elem: e, ID: "*" + e.ID}
+	case *types.Slice:
+		e := a.conv(t.Elem())
+		if e.Kind == model.Basic && e.Name == "uint8" {
+			return &model.Type{Kind: model.Bytes, Elem: e, ID: "[]uint8"}
+		}
+		return &model.Type{Kind: model.Slice, Elem: e, ID: "[]" + e.ID}
+	case *types.Array:
+		e := a.conv(t.Elem())
+		return &model.Type{Kind: model.Array, Elem: e, Len: t.Len(), ID: fmt.Sprintf("[%d]%s", t.Len(), e.ID)}
+	case *types.Map:
+		k, e := a.conv(t.Key()), a.conv(t.Elem())
+		return &model.Type{Kind: model.Map, Key: k, Elem: e, ID: "map[" + k.ID + "]" + e.ID}
+	case *types.Struct:
+		m := &model.Type{Kind: model.Struct}
+		var ids []string
+		for i := 0; i < t.NumFields(); i++ {
+			f := t.Field(i)
+			ft := a.conv(f.Type())
+			fld := model.Field{Name: f.Name(), Type: ft, Embedded: f.Embedded(), Tag: t.Tag(i)}
+			if !f.Exported() && f.Pkg() != nil && f.Pkg().Path() != a.pkg.PkgPath {
+				fld.Unreadable = true
+			}
+			m.Fields = append(m.Fields, fld)
+			id := f.Name() + " " + ft.ID
+			if f.Pkg() != nil && !f.Exported() {
+				id = f.Pkg().Path() + "." + id
+			}
+			if f.Embedded() {
+				id = "embed " + id
+			}
+			if t.Tag(i) != "" {
+				id += fmt.Sprintf(" %q", t.Tag(i))
+			}
+			ids = append(ids, id)
+		}
+		m.ID = "struct{" + strings.Join(ids, "; ") + "}"
+		return m
+	case *types.Interface:
+		if t.Empty() {
+			return &model.Type{Kind: model.Interface, Name: "any", Empty: true, ID: "any"}
+		}
+		return &model.Type{Kind: model.Interface, Name: types.TypeString(t, a.qual), ID: types.TypeString(t, func(p *types.Package) string { return p.Path() })}
+	case *types.Chan:
+		return &model.Type{Kind: model.Unsupported, Name: "a channel type (" + types.TypeString(t, a.qual) + ")", ID: "chan"}
+	case *types.Signature:
+		return &model.Type{Kind: model.Unsupported, Name: "a func type (" + types.TypeString(t, a.qual) + ")", ID: "func"}
+	case *types.TypeParam:
+		return &model.Type{Kind: model.Unsupported, Name: "a type parameter", ID: "typeparam"}
+	}
+	return &model.Type{Kind: model.Unsupported, Name: types.TypeString(t, a.qual), ID: "unsupported"}
+}
+
+// keyMethod reports whether t, or only *t, has the method
+// AppendCacheKey(dst []byte) []byte that takes over its key encoding.
+func keyMethod(t *types.Named) (value, ptrOnly bool) {
+	check := func(typ types.Type) bool {
+		ms := types.NewMethodSet(typ)
+		sel := ms.Lookup(t.Obj().Pkg(), "AppendCacheKey")
+		if sel == nil {
+			return false
+		}
+		sig, ok := sel.Type().(*types.Signature)
+		return ok && sig.Params().Len() == 1 && sig.Results().Len() == 1 && isByteSlice(sig.Params().At(0).Type()) && isByteSlice(sig.Results().At(0).Type())
+	}
+	if check(t) {
+		return true, false
+	}
+	if _, isPtr := t.Underlying().(*types.Pointer); !isPtr && check(types.NewPointer(t)) {
+		return false, true
+	}
+	return false, false
+}
+
+// binaryValue reports whether values of t can be stored with their own
+// MarshalBinary (on t or *t) and restored with (*t).UnmarshalBinary.
+func binaryValue(t *types.Named) (ok, ptrMarshal bool) {
+	if _, isPtr := t.Underlying().(*types.Pointer); isPtr {
+		return false, false
+	}
+	if _, isIface := t.Underlying().(*types.Interface); isIface {
+		return false, false
+	}
+	has := func(typ types.Type, name string, params, results func(*types.Tuple) bool) bool {
+		sel := types.NewMethodSet(typ).Lookup(t.Obj().Pkg(), name)
+		if sel == nil {
+			return false
+		}
+		sig, ok := sel.Type().(*types.Signature)
+		return ok && params(sig.Params()) && results(sig.Results())
+	}
+	noParams := func(p *types.Tuple) bool { return p.Len() == 0 }
+	bytesErr := func(r *types.Tuple) bool {
+		return r.Len() == 2 && isByteSlice(r.At(0).Type()) && isError(r.At(1).Type())
+	}
+	oneBytes := func(p *types.Tuple) bool { return p.Len() == 1 && isByteSlice(p.At(0).Type()) }
+	onlyErr := func(r *types.Tuple) bool { return r.Len() == 1 && isError(r.At(0).Type()) }
+	ptr := types.NewPointer(t)
+	if !has(ptr, "UnmarshalBinary", oneBytes, onlyErr) {
+		return false, false
+	}
+	if has(t, "MarshalBinary", noParams, bytesErr) {
+		return true, false
+	}
+	if has(ptr, "MarshalBinary", noParams, bytesErr) {
+		return true, true
+	}
+	return false, false
+}
+
+func isByteSlice(t types.Type) bool {
+	s, ok := types.Unalias(t).(*types.Slice)
+	if !ok {
+		return false
+	}
+	b, ok := types.Unalias(s.Elem()).(*types.Basic)
+	return ok && b.Kind() == types.Byte
+}
+
+// keyProblem says why t cannot be written into a key, or "".
+func keyProblem(t *model.Type, pkg string) string {
+	return problem(t, pkg, true, map[*model.Type]bool{})
+}
+
+// valueProblem says why a t result cannot be stored, or "".
+func valueProblem(t *model.Type, pkg string) string {
+	return problem(t, pkg, false, map[*model.Type]bool{})
+}
+
+func problem(t *model.Type, pkg string, key bool, seen map[*model.Type]bool) string {
+	if seen[t] {
+		return ""
+	}
+	seen[t] = true
+	switch t.Kind {
+	case model.Basic, model.Bytes, model.Time:
+		return ""
+	case model.Unsupported:
+		return "it is " + t.Name
+	case model.Context:
+		return "a context.Context is only supported as the first parameter"
+	case model.Error:
+		if key {
+			return "an error value has no stable encoding"
+		}
+		return "only a last error result is supported, and it is never stored"
+	case model.Interface:
+		if key {
+			return ""
+		}
+		return ""
+	case model.Named:
+		if key && (t.KeyMethod || t.PtrKeyMethod) {
+			return ""
+		}
+		if !key && t.BinaryValue {
+			return ""
+		}
+		if t.Underlying.Kind == model.Interface && !t.Underlying.Empty && !key {
+			return fmt.Sprintf("%s is an interface: only dynamic values of basic types could be restored; return a concrete type", t.Name)
+		}
+		if p := problem(t.Underlying, pkg, key, seen); p != "" {
+			hint := ""
+			if key && t.Pkg == pkg {
+				hint = "; give " + t.Name + " an AppendCacheKey(dst []byte) []byte method"
+			}
+			if !key && t.Pkg == pkg {
+				hint = "; give " + t.Name + " MarshalBinary and UnmarshalBinary methods"
+			}
+			return fmt.Sprintf("in %s: %s%s", t.Name, p, hint)
+		}
+		return ""
+	case model.Pointer, model.Slice, model.Array:
+		return problem(t.Elem, pkg, key, seen)
+	case model.Map:
+		if p := problem(t.Key, pkg, key, seen); p != "" {
+			return p
+		}
+		return problem(t.Elem, pkg, key, seen)
+	case model.Struct:
+		for _, f := range t.Fields {
+			if f.Name == "_" {
+				continue
+			}
+			if f.Unreadable {
+				return fmt.Sprintf("field %s is unexported and belongs to another package", f.Name)
+			}
+			if p := problem(f.Type, pkg, key, seen); p != "" {
+				return fmt.Sprintf("field %s: %s", f.Name, p)
+			}
+		}
+		return ""
+	}
+	return "unsupported type"
+}
+
+// layout describes how t is encoded, expanding named types once, for the
+// automatic version and the value's type description: a change to a
+// struct's fields changes it.
+func layout(t *model.Type) string {
+	var b strings.Builder
+	writeLayout(&b, t, map[*model.Type]bool{})
+	return b.String()
+}
+
+func writeLayout(b *strings.Builder, t *model.Type, seen map[*model.Type]bool) {
+	switch t.Kind {
+	case model.Named:
+		b.WriteString(t.ID)
+		if seen[t] {
+			return
+		}
+		seen[t] = true
+		switch {
+		case t.KeyMethod || t.PtrKeyMethod:
+			b.WriteString("{key method}")
+		}
+		if t.BinaryValue {
+			b.WriteString("{binary}")
+		}
+		b.WriteString("=")
+		writeLayout(b, t.Underlying, seen)
+	case model.Pointer:
+		b.WriteString("*")
+		writeLayout(b, t.Elem, seen)
+	case model.Slice:
+		b.WriteString("[]")
+		writeLayout(b, t.Elem, seen)
+	case model.Array:
+		fmt.Fprintf(b, "[%d]", t.Len)
+		writeLayout(b, t.Elem, seen)
+	case model.Map:
+		b.WriteString("map[")
+		writeLayout(b, t.Key, seen)
+		b.WriteString("]")
+		writeLayout(b, t.Elem, seen)
+	case model.Struct:
+		b.WriteString("struct{")
+		for i, f := range t.Fields {
+			if i > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(f.Name + " ")
+			writeLayout(b, f.Type, seen)
+		}
+		b.WriteString("}")
+	default:
+		b.WriteString(t.ID)
+	}
+}

@@ -1,0 +1,114 @@
+// Package model is the plain data between picogen's analysis and its
+// emission: names, import paths, options and type shapes. It holds no
+// go/types or go/ast values, so emission is a pure function of it.
+package model
+
+import "time"
+
+// Package is one package to generate a file for.
+type Package struct {
+	Path    string   // import path
+	Name    string   // package name
+	Dir     string   // directory (not emitted)
+	Sources []string // base names of the files holding annotated functions, sorted
+	Funcs   []Func   // ordered by file, then position
+	// Taken lists the package-level names of the package, so emission can
+	// pick import names that do not collide.
+	Taken []string
+	// NoSQLite omits the blank import of the embedded SQLite store.
+	NoSQLite bool
+}
+
+// Func is one annotated function or method.
+type Func struct {
+	Name     string // Fib, or the method name
+	Recv     *Param // receiver, nil for a function
+	RecvName string // the receiver's base type name, "" for a function
+	Handle   string // FibCache
+	Wrapper  string // FibCached
+	Result   string // name of the struct type holding several results, "" otherwise
+	// ValueType describes the stored value's layout (runtime.Codec.Type):
+	// a value written for another layout is a miss.
+	ValueType string
+
+	CacheName string // runtime.Config.Name
+	Version   string // runtime.Config.Version
+	MaxSize   int64  // -1 unbounded
+	TTL       time.Duration
+	Typed     bool
+
+	Ctx      *Param  // first parameter of type context.Context, nil if absent
+	Params   []Param // the other parameters, in order
+	Variadic bool    // the last of Params is variadic (its Type is the slice)
+	Results  []*Type // results, without a trailing error
+	HasError bool    // the last result is error
+}
+
+// Param is a parameter (or receiver).
+type Param struct {
+	Name    string // name in the wrapper (renamed when blank or colliding)
+	Type    *Type
+	Ignored bool // left out of the key
+}
+
+// Kind is a type family.
+type Kind int
+
+const (
+	Basic       Kind = iota // Name is the basic type: bool, int8, float64, string, ...
+	Bytes                   // []byte (an unnamed slice of byte)
+	Slice                   // []Elem
+	Array                   // [Len]Elem
+	Map                     // map[Key]Elem
+	Struct                  // struct{Fields}
+	Pointer                 // *Elem
+	Named                   // Pkg.Name with Underlying
+	Time                    // time.Time
+	Interface               // an interface type; Name is its source text when unnamed
+	Context                 // context.Context
+	Error                   // error
+	Unsupported             // a type no codec can handle; Name says what it is
+)
+
+// Type is the shape of a parameter or result type. Named types may refer
+// to themselves through pointers, slices or maps, so the graph may cycle;
+// ID identifies a type uniquely in the package.
+type Type struct {
+	Kind Kind
+	ID   string // canonical description, unique per type; used in versions and helper names
+
+	Name string // Basic: bool, int, ...; Named: the type name; Interface: "any" or the source text
+	Pkg  string // Named: import path ("" for the generated package's own types is never used: always the full path)
+
+	Elem       *Type // Slice, Array, Pointer, Map value
+	Key        *Type // Map key
+	Len        int64 // Array
+	Fields     []Field
+	Underlying *Type // Named
+
+	// Named and Pointer-to-Named: how the type encodes itself.
+	KeyMethod     bool // T has AppendCacheKey(dst []byte) []byte
+	PtrKeyMethod  bool // only *T has it
+	BinaryValue   bool // T (or *T) is encoding.BinaryMarshaler and *T encoding.BinaryUnmarshaler
+	PtrMarshaller bool // MarshalBinary has a pointer receiver
+	TypeArgs      []*Type
+	Empty         bool // Interface: the empty interface (any)
+}
+
+// Field is a struct field.
+type Field struct {
+	Name     string // field name (the type name when embedded)
+	Type     *Type
+	Embedded bool
+	Tag      string // struct tag, part of an unnamed struct's identity
+	// Unreadable: the field is unexported and the struct belongs to
+	// another package, so generated code cannot read or set it.
+	Unreadable bool
+}
+
+// Diagnostic is a problem in the user's code, at a position.
+type Diagnostic struct {
+	File      string // absolute file name as loaded
+	Line, Col int
+	Msg       string
+}

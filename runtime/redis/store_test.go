@@ -99,7 +99,7 @@ func TestOpenURLScheme(t *testing.T) {
 	if err != nil {
 		t.Fatalf("runtime.OpenURL(%s): %v", u, err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() }) // after newFn's Clear
 	if _, ok := s.(*redis.Store); !ok {
 		t.Fatalf("runtime.OpenURL(%s) = %T, want *redis.Store", u, s)
 	}
@@ -193,7 +193,9 @@ func TestNewKeepsClientOpen(t *testing.T) {
 	}
 	defer c.Close()
 	s := redis.New(c)
-	fn := newFn(t, openShared(t))
+	cleaner := openShared(t)
+	t.Cleanup(func() { cleaner.Close() })
+	fn := newFn(t, cleaner)
 	lim := runtime.Limits{MaxSize: 10}
 	if err := s.Set(ctx, fn, []byte("k"), []byte("v"), lim); err != nil {
 		t.Fatal(err)

@@ -274,7 +274,7 @@ func (a *analyzer) function(af annotated) (model.Func, bool) {
 		}
 	}
 	wrapperName := func(name string, i int) string {
-		if name == "" || name == "_" || taken[name] {
+		if name == "" || name == "_" {
 			name = fmt.Sprintf("p%d", i)
 		}
 		for taken[name] {
@@ -312,11 +312,11 @@ func (a *analyzer) function(af annotated) (model.Func, bool) {
 			used[ig.Name] = true
 			keyParts = append(keyParts, "recv:ignored")
 		} else if problem := keyProblem(p.Type, a.pkg.PkgPath); problem != "" {
-			hint := fmt.Sprintf("add ignore=%s to leave it out of the key", name)
+			hint := fmt.Sprintf("or add ignore=%s to leave it out of the key", name)
 			if name == "" || name == "_" {
-				hint = "name the receiver and add ignore=NAME to leave it out of the key"
+				hint = "or name the receiver and add ignore=NAME to leave it out of the key"
 			}
-			a.errorf(recvPos, "receiver %s cannot be part of the key: %s; %s", types.TypeString(rt, a.qual), problem, hint)
+			a.errorf(recvPos, "receiver %s cannot be part of the key: %s; %s", types.TypeString(rt, a.qual), problem, orHint(problem, hint))
 		} else {
 			keyParts = append(keyParts, "recv:"+layout(p.Type))
 		}
@@ -325,7 +325,11 @@ func (a *analyzer) function(af annotated) (model.Func, bool) {
 		if _, ok := rt.(*types.Pointer); ok {
 			ptr = "*"
 		}
-		fn.CacheName = fmt.Sprintf("%s.(%s%s).%s", a.pkg.PkgPath, ptr, fn.RecvName, fn.Name)
+		if ptr != "" {
+			fn.CacheName = fmt.Sprintf("%s.(*%s).%s", a.pkg.PkgPath, fn.RecvName, fn.Name)
+		} else {
+			fn.CacheName = fmt.Sprintf("%s.%s.%s", a.pkg.PkgPath, fn.RecvName, fn.Name)
+		}
 		fn.Handle = fn.RecvName + fn.Name + "Cache"
 		fn.Wrapper = fn.Name + "Cached"
 		if o, _, _ := types.LookupFieldOrMethod(rt, true, a.pkg.Types, fn.Wrapper); o != nil && !a.inGenerated(o.Pos()) {
@@ -379,9 +383,9 @@ func (a *analyzer) function(af annotated) (model.Func, bool) {
 		} else if problem := keyProblem(p.Type, a.pkg.PkgPath); problem != "" {
 			hint := ""
 			if v.Name() != "" && v.Name() != "_" {
-				hint = fmt.Sprintf(", or add ignore=%s to leave it out of the key", v.Name())
+				hint = fmt.Sprintf("; or add ignore=%s to leave it out of the key", v.Name())
 			}
-			a.errorf(pos, "parameter %s cannot be part of the key: %s%s", display, problem, hint)
+			a.errorf(pos, "parameter %s cannot be part of the key: %s%s", display, problem, orHint(problem, hint))
 		} else {
 			keyParts = append(keyParts, layout(p.Type))
 		}
@@ -404,11 +408,23 @@ func (a *analyzer) function(af annotated) (model.Func, bool) {
 		}
 	}
 	var resParts []string
-	resPos := fd.Type.Results.Pos()
+	var resPos []token.Pos
+	for _, field := range fd.Type.Results.List {
+		if len(field.Names) == 0 {
+			resPos = append(resPos, field.Type.Pos())
+		}
+		for _, n := range field.Names {
+			resPos = append(resPos, n.Pos())
+		}
+	}
 	for i := 0; i < n; i++ {
 		t := a.conv(results.At(i).Type())
 		if problem := valueProblem(t, a.pkg.PkgPath); problem != "" {
-			a.errorf(resPos, "result %d of %s (%s) cannot be stored: %s", i+1, fd.Name.Name, types.TypeString(results.At(i).Type(), a.qual), problem)
+			pos := fd.Type.Results.Pos()
+			if i < len(resPos) {
+				pos = resPos[i]
+			}
+			a.errorf(pos, "result %d of %s cannot be stored: %s", i+1, fd.Name.Name, problem)
 		}
 		fn.Results = append(fn.Results, t)
 		resParts = append(resParts, layout(t))
@@ -435,10 +451,19 @@ func (a *analyzer) function(af annotated) (model.Func, bool) {
 	return fn, true
 }
 
+// orHint drops the "or " of an ignore= hint when the problem offers no
+// other remedy.
+func orHint(problem, hint string) string {
+	if strings.Contains(problem, "; give ") {
+		return hint
+	}
+	return strings.Replace(hint, "or ", "", 1)
+}
+
 // reservedLocals are the identifiers a wrapper declares or refers to
 // unqualified; a parameter with one of these names is renamed in the
 // wrapper.
-var reservedLocals = []string{"kb", "k", "r", "err", "ok", "m", "runtime", "context", "time", "recv", "ctx"}
+var reservedLocals = []string{"keyBuf", "key", "keyOK", "mark", "res", "err", "runtime", "context", "time", "recv", "ctx"}
 
 func (a *analyzer) inGenerated(p token.Pos) bool {
 	return filepath.Base(a.fset.Position(p).Filename) == load.GeneratedFile

@@ -27,14 +27,14 @@ func (a *analyzer) conv(t types.Type) *model.Type {
 		case t.Info()&types.IsUntyped != 0:
 			return &model.Type{Kind: model.Unsupported, Name: "untyped " + t.Name(), ID: "untyped"}
 		}
-		name := t.Name()
-		switch name {
+		id := t.Name()
+		switch id {
 		case "byte":
-			name = "uint8"
+			id = "uint8"
 		case "rune":
-			name = "int32"
+			id = "int32"
 		}
-		return &model.Type{Kind: model.Basic, Name: name, ID: name}
+		return &model.Type{Kind: model.Basic, Name: t.Name(), ID: id}
 	case *types.Named:
 		obj := t.Obj()
 		if obj.Pkg() == nil {
@@ -75,7 +75,7 @@ func (a *analyzer) conv(t types.Type) *model.Type {
 		return &model.Type{Kind: model.Pointer, Elem: e, ID: "*" + e.ID}
 	case *types.Slice:
 		e := a.conv(t.Elem())
-		if e.Kind == model.Basic && e.Name == "uint8" {
+		if e.Kind == model.Basic && e.ID == "uint8" {
 			return &model.Type{Kind: model.Bytes, Elem: e, ID: "[]uint8"}
 		}
 		return &model.Type{Kind: model.Slice, Elem: e, ID: "[]" + e.ID}
@@ -210,6 +210,9 @@ func problem(t *model.Type, pkg string, key bool, seen map[*model.Type]bool) str
 	case model.Basic, model.Bytes, model.Time:
 		return ""
 	case model.Unsupported:
+		if t.ID == "invalid" {
+			return "" // the type error itself is reported
+		}
 		return "it is " + t.Name
 	case model.Context:
 		return "a context.Context is only supported as the first parameter"
@@ -236,7 +239,7 @@ func problem(t *model.Type, pkg string, key bool, seen map[*model.Type]bool) str
 		if p := problem(t.Underlying, pkg, key, seen); p != "" {
 			hint := ""
 			if key && t.Pkg == pkg {
-				hint = "; give " + t.Name + " an AppendCacheKey(dst []byte) []byte method"
+				hint = "; give " + t.Name + " a method AppendCacheKey(dst []byte) []byte"
 			}
 			if !key && t.Pkg == pkg {
 				hint = "; give " + t.Name + " MarshalBinary and UnmarshalBinary methods"

@@ -49,8 +49,8 @@ func fallibleSeen(t *model.Type, seen map[*model.Type]bool) bool {
 // keyStmt appends the statements writing v (an addressable expression of
 // type t) into k; fail emits what to do when a dynamic value cannot be
 // encoded.
-func (e *emitter) keyStmt(g *Group, t *model.Type, v *Statement, fail func(*Group), typed bool) {
-	k := func() *Statement { return Id("k") }
+func (e *emitter) keyStmt(g *Group, kName, okName string, t *model.Type, v *Statement, fail func(*Group), typed bool) {
+	k := func() *Statement { return Id(kName) }
 	switch t.Kind {
 	case model.Basic:
 		g.Add(k().Op("=").Add(keyBasic(t.Name, v, k(), false)))
@@ -62,15 +62,15 @@ func (e *emitter) keyStmt(g *Group, t *model.Type, v *Statement, fail func(*Grou
 		g.Add(k().Op("=").Add(rt("AppendTimeKey")).Call(k(), v))
 		return
 	case model.Interface:
-		g.If(List(k(), Id("ok")).Op("=").Add(rt("AppendAny")).Call(k(), v, Lit(typed)), Op("!").Id("ok")).BlockFunc(fail)
+		g.If(List(k(), Id(okName)).Op("=").Add(rt("AppendAny")).Call(k(), v, Lit(typed)), Op("!").Id(okName)).BlockFunc(fail)
 		return
 	case model.Named:
 		switch {
 		case t.KeyMethod || t.PtrKeyMethod:
 			g.Block(
-				Id("m").Op(":=").Len(k()),
+				Id("mark").Op(":=").Len(k()),
 				k().Op("=").Add(v.Clone()).Dot("AppendCacheKey").Call(rt("BeginSpan").Call(k())),
-				k().Op("=").Add(rt("EndSpan")).Call(k(), Id("m")),
+				k().Op("=").Add(rt("EndSpan")).Call(k(), Id("mark")),
 			)
 			return
 		case t.Underlying.Kind == model.Basic:
@@ -86,7 +86,7 @@ func (e *emitter) keyStmt(g *Group, t *model.Type, v *Statement, fail func(*Grou
 	}
 	name := e.keyHelper(t, typed)
 	if e.fallible(t) {
-		g.If(List(k(), Id("ok")).Op("=").Id(name).Call(k(), v), Op("!").Id("ok")).BlockFunc(fail)
+		g.If(List(k(), Id(okName)).Op("=").Id(name).Call(k(), v), Op("!").Id(okName)).BlockFunc(fail)
 		return
 	}
 	g.Add(k().Op("=").Id(name).Call(k(), v))
@@ -95,6 +95,7 @@ func (e *emitter) keyStmt(g *Group, t *model.Type, v *Statement, fail func(*Grou
 // keyBasic writes a basic value (of a type whose underlying type is the
 // basic type name).
 func keyBasic(name string, v, k *Statement, named bool) *Statement {
+	name = basicName(name)
 	conv := func(s *Statement) *Statement {
 		if named {
 			return s.Parens(v)
@@ -187,15 +188,15 @@ func (e *emitter) keyHelper(t *model.Type, typed bool) string {
 		case model.Slice:
 			g.Id("k").Op("=").Add(rt("AppendLen")).Call(Id("k"), Len(Id("v")), Id("v").Op("==").Nil())
 			g.For(Id("i").Op(":=").Range().Id("v")).BlockFunc(func(g *Group) {
-				e.keyStmt(g, u.Elem, Id("v").Index(Id("i")), fail, typed)
+				e.keyStmt(g, "k", "ok", u.Elem, Id("v").Index(Id("i")), fail, typed)
 			})
 		case model.Array:
-			if u.Elem.Kind == model.Basic && u.Elem.Name == "uint8" {
-				g.Id("k").Op("=").Append(Id("k"), Id("v").Index(Empty()).Op("..."))
+			if u.Elem.Kind == model.Basic && u.Elem.ID == "uint8" {
+				g.Id("k").Op("=").Append(Id("k"), Id("v").Index(Empty(), Empty()).Op("..."))
 				break
 			}
 			g.For(Id("i").Op(":=").Range().Id("v")).BlockFunc(func(g *Group) {
-				e.keyStmt(g, u.Elem, Id("v").Index(Id("i")), fail, typed)
+				e.keyStmt(g, "k", "ok", u.Elem, Id("v").Index(Id("i")), fail, typed)
 			})
 		case model.Map:
 			g.Id("k").Op("=").Add(rt("AppendLen")).Call(Id("k"), Len(Id("v")), Id("v").Op("==").Nil())
@@ -204,8 +205,8 @@ func (e *emitter) keyHelper(t *model.Type, typed bool) string {
 			g.Id("spans").Op(":=").Id("sb").Index(Empty(), Lit(0))
 			g.For(List(Id("mk"), Id("mv")).Op(":=").Range().Id("v")).BlockFunc(func(g *Group) {
 				g.Id("s").Op(":=").Len(Id("k"))
-				e.keyStmt(g, u.Key, Id("mk"), fail, typed)
-				e.keyStmt(g, u.Elem, Id("mv"), fail, typed)
+				e.keyStmt(g, "k", "ok", u.Key, Id("mk"), fail, typed)
+				e.keyStmt(g, "k", "ok", u.Elem, Id("mv"), fail, typed)
 				g.Id("spans").Op("=").Append(Id("spans"), Id("s"), Len(Id("k")))
 			})
 			g.Id("k").Op("=").Add(rt("SortEntries")).Call(Id("k"), Id("spans"))
@@ -214,7 +215,7 @@ func (e *emitter) keyHelper(t *model.Type, typed bool) string {
 				if f.Name == "_" {
 					continue
 				}
-				e.keyStmt(g, f.Type, Id("v").Dot(f.Name), fail, typed)
+				e.keyStmt(g, "k", "ok", f.Type, Id("v").Dot(f.Name), fail, typed)
 			}
 		case model.Pointer:
 			g.If(Id("v").Op("==").Nil()).Block(
@@ -222,10 +223,10 @@ func (e *emitter) keyHelper(t *model.Type, typed bool) string {
 				ret(),
 			)
 			g.Id("k").Op("=").Append(Id("k"), Lit(1))
-			e.keyStmt(g, u.Elem, Parens(Op("*").Id("v")), fail, typed)
+			e.keyStmt(g, "k", "ok", u.Elem, Parens(Op("*").Id("v")), fail, typed)
 		default:
 			// A named type whose underlying type is written inline.
-			e.keyStmt(g, u, Id("v"), fail, typed)
+			e.keyStmt(g, "k", "ok", u, Id("v"), fail, typed)
 		}
 		g.Add(ret())
 	})
@@ -234,10 +235,51 @@ func (e *emitter) keyHelper(t *model.Type, typed bool) string {
 	return name
 }
 
+// describe writes t as Go source for comments, naming other packages'
+// types by the last element of their import path.
 func (e *emitter) describe(t *model.Type) string {
-	s := fmt.Sprintf("%#v", e.typ(t))
-	s = strings.Join(strings.Fields(s), " ")
-	return s
+	switch t.Kind {
+	case model.Basic:
+		return t.Name
+	case model.Bytes:
+		return "[]byte"
+	case model.Slice:
+		return "[]" + e.describe(t.Elem)
+	case model.Array:
+		return fmt.Sprintf("[%d]%s", t.Len, e.describe(t.Elem))
+	case model.Map:
+		return "map[" + e.describe(t.Key) + "]" + e.describe(t.Elem)
+	case model.Pointer:
+		return "*" + e.describe(t.Elem)
+	case model.Struct:
+		var fs []string
+		for _, f := range t.Fields {
+			if f.Embedded {
+				fs = append(fs, e.describe(f.Type))
+			} else {
+				fs = append(fs, f.Name+" "+e.describe(f.Type))
+			}
+		}
+		return "struct{" + strings.Join(fs, "; ") + "}"
+	case model.Named:
+		name := t.Name
+		if t.Pkg != e.p.Path {
+			name = t.Pkg[strings.LastIndex(t.Pkg, "/")+1:] + "." + name
+		}
+		if len(t.TypeArgs) > 0 {
+			var as []string
+			for _, a := range t.TypeArgs {
+				as = append(as, e.describe(a))
+			}
+			name += "[" + strings.Join(as, ", ") + "]"
+		}
+		return name
+	case model.Time:
+		return "time.Time"
+	case model.Interface:
+		return t.Name
+	}
+	return t.ID
 }
 
 // Values: Append writes a result exactly (floats keep their bits), Decode
@@ -271,6 +313,7 @@ func (e *emitter) valAppend(t *model.Type, v, dst *Statement) *Statement {
 }
 
 func valBasic(name string, v, dst *Statement, named bool) *Statement {
+	name = basicName(name)
 	conv := func(s *Statement) *Statement {
 		if named {
 			return s.Parens(v)
@@ -320,8 +363,8 @@ func (e *emitter) valHelper(t *model.Type) string {
 				dst().Op("=").Add(e.valAppend(u.Elem, Id("v").Index(Id("i")), dst())),
 			)
 		case model.Array:
-			if u.Elem.Kind == model.Basic && u.Elem.Name == "uint8" {
-				g.Return(Append(dst(), Id("v").Index(Empty()).Op("...")))
+			if u.Elem.Kind == model.Basic && u.Elem.ID == "uint8" {
+				g.Return(Append(dst(), Id("v").Index(Empty(), Empty()).Op("...")))
 				return
 			}
 			g.For(Id("i").Op(":=").Range().Id("v")).Block(
@@ -381,7 +424,19 @@ func (e *emitter) valDecode(t *model.Type) *Statement {
 	return Id(e.decHelper(t)).Call(d())
 }
 
+// basicName maps the aliases byte and rune to uint8 and int32.
+func basicName(name string) string {
+	switch name {
+	case "byte":
+		return "uint8"
+	case "rune":
+		return "int32"
+	}
+	return name
+}
+
 func decBasic(name string) *Statement {
+	name = basicName(name)
 	d := func() *Statement { return Id("d") }
 	switch name {
 	case "bool":
@@ -455,8 +510,8 @@ func (e *emitter) decHelper(t *model.Type) string {
 			g.Return(Id("v"))
 		case model.Array:
 			g.Var().Id("v").Add(T())
-			if u.Elem.Kind == model.Basic && u.Elem.Name == "uint8" {
-				g.Add(d().Dot("Read").Call(Id("v").Index(Empty())))
+			if u.Elem.Kind == model.Basic && u.Elem.ID == "uint8" {
+				g.Add(d().Dot("Read").Call(Id("v").Index(Empty(), Empty())))
 				g.Return(Id("v"))
 				return
 			}
@@ -509,7 +564,7 @@ func minSizeSeen(t *model.Type, seen map[*model.Type]bool) int {
 	defer delete(seen, t)
 	switch t.Kind {
 	case model.Basic:
-		switch t.Name {
+		switch basicName(t.Name) {
 		case "bool", "int8", "uint8", "string":
 			return 1
 		case "int16", "uint16":

@@ -266,13 +266,13 @@ func (e *emitter) function(f *File, fn *model.Func) {
 		}
 	}
 	wrapper.Id(fn.Wrapper).Params(params...).Params(results...).BlockFunc(func(g *Group) {
-		g.Var().Id("kb").Index(Lit(64)).Byte()
-		g.Id("k").Op(":=").Id("kb").Index(Empty(), Lit(0))
+		g.Var().Id("keyBuf").Index(Lit(64)).Byte()
+		g.Id("key").Op(":=").Id("keyBuf").Index(Empty(), Lit(0))
 		if fallible {
-			g.Var().Id("ok").Bool()
+			g.Var().Id("keyOK").Bool()
 		}
 		for _, p := range keyParams(fn) {
-			e.keyStmt(g, p.Type, Id(p.Name), func(g *Group) {
+			e.keyStmt(g, "key", "keyOK", p.Type, Id(p.Name), func(g *Group) {
 				g.Comment("An argument no key can hold: call " + e.funcRef(fn) + " uncached.")
 				g.Return(body(ctxExpr))
 			}, fn.Typed)
@@ -283,19 +283,19 @@ func (e *emitter) function(f *File, fn *model.Func) {
 		}
 		switch {
 		case fn.Result == "" && fn.HasError:
-			g.Return(Id(fn.Handle).Dot("Do").Call(ctxExpr, Id("k"), compute.Block(Return(body(Id("ctx"))))))
+			g.Return(Id(fn.Handle).Dot("Do").Call(ctxExpr, Id("key"), compute.Block(Return(body(Id("ctx"))))))
 		case fn.Result == "":
-			g.List(Id("r"), Id("err")).Op(":=").Id(fn.Handle).Dot("Do").Call(ctxExpr, Id("k"), compute.Block(Return(body(Id("ctx")), Nil())))
+			g.List(Id("res"), Id("err")).Op(":=").Id(fn.Handle).Dot("Do").Call(ctxExpr, Id("key"), compute.Block(Return(body(Id("ctx")), Nil())))
 			g.If(Id("err").Op("!=").Nil()).Block(
 				Comment("Only a waiter whose context ended gets an error: compute here."),
 				Return(body(ctxExpr)),
 			)
-			g.Return(Id("r"))
+			g.Return(Id("res"))
 		default:
 			var rs, vals []Code
 			for i := range fn.Results {
 				rs = append(rs, Id(fmt.Sprintf("r%d", i)))
-				vals = append(vals, Id("r").Dot(fmt.Sprintf("R%d", i)))
+				vals = append(vals, Id("res").Dot(fmt.Sprintf("R%d", i)))
 			}
 			var inner []Code
 			if fn.HasError {
@@ -307,7 +307,7 @@ func (e *emitter) function(f *File, fn *model.Func) {
 					List(rs...).Op(":=").Add(body(Id("ctx"))),
 					Return(Id(fn.Result).Values(rs...), Nil()))
 			}
-			g.List(Id("r"), Id("err")).Op(":=").Id(fn.Handle).Dot("Do").Call(ctxExpr, Id("k"), compute.Block(inner...))
+			g.List(Id("res"), Id("err")).Op(":=").Id(fn.Handle).Dot("Do").Call(ctxExpr, Id("key"), compute.Block(inner...))
 			if fn.HasError {
 				g.Return(append(vals, Id("err"))...)
 			} else {

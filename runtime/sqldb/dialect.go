@@ -83,8 +83,11 @@ type queries struct {
 	// lock serializes the Sets of one function within a transaction.
 	lock string
 	// evict deletes fn's expired rows and its live rows beyond the
-	// MaxSize most recently used.
+	// MaxSize most recently used (Postgres, SQLite: args fh, now, MaxSize),
+	// or one row that victims returned (MySQL: args fh, kh).
 	evict string
+	// victims lists what evict deletes (MySQL: args fh, now, fh, now, MaxSize).
+	victims string
 	// sweep deletes fn's expired rows.
 	sweep string
 	clear string
@@ -164,10 +167,14 @@ ON CONFLICT (fh, kh) DO UPDATE SET k = EXCLUDED.k, v = EXCLUDED.v, used = EXCLUD
 			put: `INSERT INTO ` + t + ` (fh, kh, k, v, used, expires) VALUES (?, ?, ?, ?, UUID_SHORT(), ?)
 ON DUPLICATE KEY UPDATE k = VALUES(k), v = VALUES(v), used = VALUES(used), expires = VALUES(expires)`,
 			lock: `INSERT INTO ` + fns + ` (fh, sets) VALUES (?, 1) ON DUPLICATE KEY UPDATE sets = sets + 1`,
-			// The derived table lets the DELETE read its own table
-			// (error 1093) and use LIMIT in an IN subquery (error 1235).
-			evict: `DELETE FROM ` + t + ` WHERE fh = ? AND (expires <= ? OR kh IN (
-	SELECT kh FROM (SELECT kh FROM ` + t + ` WHERE fh = ? AND expires > ? ORDER BY used DESC LIMIT 18446744073709551615 OFFSET ?) AS old))`,
+			// MySQL evicts in two steps: a plain (consistent, lock-free)
+			// read of the rows to delete, then deletes by primary key. A
+			// single DELETE ... IN (SELECT ...) would take shared locks on
+			// every row of fn and deadlock with Gets bumping recency.
+			victims: `(SELECT kh FROM ` + t + ` WHERE fh = ? AND expires <= ?)
+UNION ALL
+(SELECT kh FROM ` + t + ` WHERE fh = ? AND expires > ? ORDER BY used DESC LIMIT ?, 18446744073709551615)`,
+			evict:  `DELETE FROM ` + t + ` WHERE fh = ? AND kh = ?`,
 			sweep:  `DELETE FROM ` + t + ` WHERE fh = ? AND expires <= ?`,
 			clear:  `DELETE FROM ` + t + ` WHERE fh = ?`,
 			forget: `DELETE FROM ` + fns + ` WHERE fh = ?`,

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -29,10 +30,11 @@ type Store struct {
 	q       queries
 
 	// Prepared once; database/sql re-prepares them per connection.
-	get, touch, bump, put, lock, evict, sweep, clear, forget, count *sql.Stmt
+	get, touch, bump, put, lock, victims, evict, sweep, clear, forget, count *sql.Stmt
 
-	closed atomic.Bool
-	sets   atomic.Uint64 // TTL Sets of unbounded functions, to pace sweeps
+	closed  atomic.Bool
+	sets    atomic.Uint64 // TTL Sets of unbounded functions, to pace sweeps
+	retries atomic.Int64  // transient failures retried, for tests
 }
 
 var _ runtime.Store = (*Store)(nil)
@@ -152,7 +154,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		text string
 	}{
 		{&s.get, s.q.get}, {&s.touch, s.q.touch}, {&s.bump, s.q.bump}, {&s.put, s.q.put},
-		{&s.lock, s.q.lock}, {&s.evict, s.q.evict}, {&s.sweep, s.q.sweep},
+		{&s.lock, s.q.lock}, {&s.victims, s.q.victims}, {&s.evict, s.q.evict}, {&s.sweep, s.q.sweep},
 		{&s.clear, s.q.clear}, {&s.forget, s.q.forget}, {&s.count, s.q.count},
 	} {
 		if p.text == "" {
@@ -172,7 +174,7 @@ func (s *Store) prepare(ctx context.Context) error {
 
 func (s *Store) closeStmts() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{s.get, s.touch, s.bump, s.put, s.lock, s.evict, s.sweep, s.clear, s.forget, s.count} {
+	for _, st := range []*sql.Stmt{s.get, s.touch, s.bump, s.put, s.lock, s.victims, s.evict, s.sweep, s.clear, s.forget, s.count} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -321,7 +323,7 @@ func (s *Store) setBounded(ctx context.Context, fh, kh, key, value []byte, exp, 
 		return err
 	}
 	if s.dialect == MySQL {
-		_, err = tx.StmtContext(ctx, s.evict).ExecContext(ctx, fh, t, fh, t, maxSize)
+		err = s.evictMySQL(ctx, tx, fh, t, maxSize)
 	} else {
 		_, err = tx.StmtContext(ctx, s.evict).ExecContext(ctx, fh, t, maxSize)
 	}
@@ -329,6 +331,52 @@ func (s *Store) setBounded(ctx context.Context, fh, kh, key, value []byte, exp, 
 		return err
 	}
 	return tx.Commit()
+}
+
+// evictMySQL deletes fn's expired rows and its live rows beyond maxSize.
+// The read sees every Set committed before this transaction took fn's
+// lock (its snapshot starts at this first plain read) plus this one's own
+// row; deleting by identity keeps the count right even when Gets reorder
+// the rows meanwhile.
+func (s *Store) evictMySQL(ctx context.Context, tx *sql.Tx, fh []byte, t, maxSize int64) error {
+	rows, err := tx.StmtContext(ctx, s.victims).QueryContext(ctx, fh, t, fh, t, maxSize)
+	if err != nil {
+		return err
+	}
+	var victims [][]byte
+	for rows.Next() {
+		var kh []byte
+		if err := rows.Scan(&kh); err != nil {
+			rows.Close()
+			return err
+		}
+		victims = append(victims, kh)
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(victims) == 1 { // the usual case: one entry in, one out
+		_, err := tx.StmtContext(ctx, s.evict).ExecContext(ctx, fh, victims[0])
+		return err
+	}
+	for len(victims) > 0 {
+		batch := victims[:min(len(victims), 256)]
+		victims = victims[len(batch):]
+		args := make([]any, 0, 1+len(batch))
+		args = append(args, fh)
+		for _, kh := range batch {
+			args = append(args, kh)
+		}
+		// Only placeholders are added to the SQL text.
+		q := "DELETE FROM `" + s.table + "` WHERE fh = ? AND kh IN (?" + strings.Repeat(", ?", len(batch)-1) + ")"
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Clear deletes every entry of fn (and, in MySQL, fn's lock row).
@@ -393,6 +441,7 @@ func (s *Store) retry(ctx context.Context, op func() error) error {
 		if err == nil || attempt == maxAttempts || !transient(err) || ctx.Err() != nil {
 			return err
 		}
+		s.retries.Add(1)
 		pause := time.Duration(1<<min(attempt, 6)) * time.Millisecond // up to 64ms
 		pause = pause/2 + time.Duration(jitter(uint64(pause/2)))
 		timer := time.NewTimer(pause)

@@ -138,6 +138,11 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 func ParseURL(rawURL string) (rueidis.ClientOption, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
+		// url.Error repeats the whole URL, password included.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return rueidis.ClientOption{}, fmt.Errorf("picocache/redis: bad URL: %w", err)
 	}
 	if u.Scheme != "redis" && u.Scheme != "rediss" {

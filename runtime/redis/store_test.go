@@ -176,8 +176,10 @@ func TestParseURL(t *testing.T) {
 		}
 	}
 	// Errors do not show the password.
-	if _, err := redis.ParseURL("redis://u:hunter2@localhost/x"); err == nil || strings.Contains(err.Error(), "hunter2") {
-		t.Errorf("error %v: want one without the password", err)
+	for _, bad := range []string{"redis://u:hunter2@localhost/x", "redis://u:hunter2@local%zzhost/"} {
+		if _, err := redis.ParseURL(bad); err == nil || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("ParseURL(%q): error %v, want one without the password", bad, err)
+		}
 	}
 }
 

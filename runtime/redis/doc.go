@@ -36,9 +36,10 @@
 // keyspace, and removes the bookkeeping keys with the last batch.
 //
 // Redis itself may drop keys under a maxmemory policy that evicts
-// (allkeys-*). Values are then simply misses; the index still counts such a
-// key until a Get of a bounded function, an eviction or Clear removes it.
-// Use a noeviction or volatile-* policy for exact counts.
+// (allkeys-* or volatile-*). Values are then simply misses; the index still
+// counts such a key until a Get of a bounded function, an eviction or Clear
+// removes it. For exact counts give the server room (noeviction, or enough
+// maxmemory): maxsize and ttl already bound what picocache keeps.
 //
 // # Failures
 //

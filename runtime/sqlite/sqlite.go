@@ -35,9 +35,11 @@ type Store struct {
 	closed atomic.Bool
 
 	rGet, rLen *sql.Stmt // on the pool
+	wGet       *sql.Stmt // on w; guarded by wsem
 
 	wBegin, wCommit, wRollback      *sql.Stmt // on w; guarded by wsem
 	wTouch, wUpsert, wPurge, wEvict *sql.Stmt // on w; guarded by wsem
+	wCount                          *sql.Stmt // on w; guarded by wsem
 	wClear                          *sql.Stmt // on w; guarded by wsem
 }
 
@@ -114,7 +116,9 @@ func (s *Store) init(ctx context.Context, o options) (err error) {
 	prep(s.w, &s.wBegin, "BEGIN IMMEDIATE")
 	prep(s.w, &s.wCommit, "COMMIT")
 	prep(s.w, &s.wRollback, "ROLLBACK")
+	prep(s.w, &s.wGet, q.get)
 	prep(s.w, &s.wTouch, q.touch)
+	prep(s.w, &s.wCount, q.count)
 	prep(s.w, &s.wUpsert, q.upsert)
 	prep(s.w, &s.wPurge, q.purge)
 	prep(s.w, &s.wEvict, q.evict)
@@ -220,7 +224,7 @@ CREATE TABLE IF NOT EXISTS "{T}_fn" (
 	n  INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE TRIGGER IF NOT EXISTS "{T}_ins" AFTER INSERT ON "{T}" BEGIN
-	INSERT INTO "{T}_fn" (fn, n) VALUES (NEW.fn, 1) ON CONFLICT (fn) DO UPDATE SET n = n + 1;
+	UPDATE "{T}_fn" SET n = n + 1 WHERE fn = NEW.fn;
 END;
 CREATE TRIGGER IF NOT EXISTS "{T}_del" AFTER DELETE ON "{T}" BEGIN
 	UPDATE "{T}_fn" SET n = n - 1 WHERE fn = OLD.fn;
@@ -229,7 +233,7 @@ END;
 }
 
 type queryText struct {
-	get, touch, upsert, purge, evict, len, clear string
+	get, touch, upsert, count, purge, evict, len, clear string
 }
 
 // queries returns the store's statements on table t. ?1 is always fn.
@@ -238,15 +242,20 @@ func queries(t string) queryText {
 	next := `coalesce((SELECT seq FROM "{T}" WHERE fn = ?1 ORDER BY seq DESC LIMIT 1), 0) + 1`
 	return queryText{
 		get: r.Replace(`SELECT value FROM "{T}" WHERE fn = ?1 AND key = ?2 AND (expires = 0 OR expires > ?3)`),
-		touch: r.Replace(`UPDATE "{T}" SET seq = ` + next +
-			` WHERE fn = ?1 AND key = ?2 AND (expires = 0 OR expires > ?3) RETURNING value`),
+		// touch leaves the most recent entry alone: no row, no write.
+		touch: r.Replace(`UPDATE "{T}" SET seq = ` + next + `
+			WHERE fn = ?1 AND key = ?2 AND (expires = 0 OR expires > ?3)
+			AND seq < (SELECT seq FROM "{T}" WHERE fn = ?1 ORDER BY seq DESC LIMIT 1)
+			RETURNING value`),
 		upsert: r.Replace(`INSERT INTO "{T}" (fn, key, value, seq, expires) VALUES (?1, ?2, ?3, ` + next + `, ?4)
 			ON CONFLICT (fn, key) DO UPDATE SET value = excluded.value, seq = excluded.seq, expires = excluded.expires`),
+		count: r.Replace(`INSERT INTO "{T}_fn" (fn, n) SELECT ?1, (SELECT count(*) FROM "{T}" WHERE fn = ?1)
+			WHERE NOT EXISTS (SELECT 1 FROM "{T}_fn" WHERE fn = ?1)`),
 		purge: r.Replace(`DELETE FROM "{T}" WHERE fn = ?1 AND expires > 0 AND expires <= ?2`),
 		evict: r.Replace(`DELETE FROM "{T}" WHERE fn = ?1 AND key IN (
 			SELECT key FROM "{T}" WHERE fn = ?1 ORDER BY seq
 			LIMIT max(0, coalesce((SELECT n FROM "{T}_fn" WHERE fn = ?1), 0) - ?2))`),
-		len: r.Replace(`SELECT coalesce((SELECT n FROM "{T}_fn" WHERE fn = ?1), 0) -
+		len: r.Replace(`SELECT coalesce((SELECT n FROM "{T}_fn" WHERE fn = ?1), (SELECT count(*) FROM "{T}" WHERE fn = ?1)) -
 			(SELECT count(*) FROM "{T}" WHERE fn = ?1 AND expires > 0 AND expires <= ?2)`),
 		clear: r.Replace(`DELETE FROM "{T}" WHERE fn = ?1`),
 	}
@@ -285,8 +294,9 @@ func (s *Store) unlockWriter() { <-s.wsem }
 
 // Get implements runtime.Store. For a bounded function (lim.MaxSize > 0)
 // a hit is a write: the entry becomes the most recent in one UPDATE
-// statement on the writer connection. Otherwise a Get is a plain read on
-// a reader connection.
+// statement on the writer connection (unless it is the most recent
+// already). Otherwise a Get is a plain read, on the writer connection if
+// it is free, else on a reader connection.
 func (s *Store) Get(ctx context.Context, fn string, key []byte, lim runtime.Limits) ([]byte, bool, error) {
 	if s.closed.Load() {
 		return nil, false, ErrClosed
@@ -300,9 +310,27 @@ func (s *Store) Get(ctx context.Context, fn string, key []byte, lim runtime.Limi
 			return nil, false, err
 		}
 		err = s.wTouch.QueryRowContext(ctx, fn, key, now).Scan(&value)
+		if errors.Is(err, sql.ErrNoRows) {
+			// Absent, expired, or already the most recent: only the last
+			// is a hit, and it needs no write.
+			err = s.wGet.QueryRowContext(ctx, fn, key, now).Scan(&value)
+		}
 		s.unlockWriter()
 	} else {
-		err = s.rGet.QueryRowContext(ctx, fn, key, now).Scan(&value)
+		// A plain read. On the writer connection when it is free: its page
+		// cache survives this process's writes, while a pooled reader's is
+		// reset by every commit it did not make.
+		select {
+		case s.wsem <- struct{}{}:
+			if s.closed.Load() {
+				<-s.wsem
+				return nil, false, ErrClosed
+			}
+			err = s.wGet.QueryRowContext(ctx, fn, key, now).Scan(&value)
+			<-s.wsem
+		default:
+			err = s.rGet.QueryRowContext(ctx, fn, key, now).Scan(&value)
+		}
 	}
 	switch {
 	case err == nil:
@@ -348,6 +376,11 @@ func (s *Store) Set(ctx context.Context, fn string, key, value []byte, lim runti
 		return s.wrap("set", err)
 	}
 	err := func() error {
+		if lim.MaxSize > 0 {
+			if _, err := s.wCount.ExecContext(ctx, fn); err != nil {
+				return err
+			}
+		}
 		if _, err := s.wPurge.ExecContext(ctx, fn, now); err != nil {
 			return err
 		}
@@ -410,7 +443,7 @@ func (s *Store) Close() error {
 	}
 	s.wsem <- struct{}{} // never released: no write can start again
 	var errs []error
-	for _, st := range []*sql.Stmt{s.rGet, s.rLen, s.wBegin, s.wCommit, s.wRollback, s.wTouch, s.wUpsert, s.wPurge, s.wEvict, s.wClear} {
+	for _, st := range []*sql.Stmt{s.rGet, s.rLen, s.wGet, s.wCount, s.wBegin, s.wCommit, s.wRollback, s.wTouch, s.wUpsert, s.wPurge, s.wEvict, s.wClear} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

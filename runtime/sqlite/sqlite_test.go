@@ -76,11 +76,15 @@ func order(t *testing.T, s *Store, fn string) []string {
 	return keys
 }
 
-// checkCount checks that the trigger-kept row count of fn matches its rows.
+// checkCount checks that the trigger-kept row count of fn, if fn has one
+// (if it has ever been bounded), matches its rows.
 func checkCount(t *testing.T, s *Store, fn string) {
 	t.Helper()
 	var n, rows int64
-	err := s.db.QueryRowContext(ctx, `SELECT coalesce((SELECT n FROM picocache_fn WHERE fn = ?1), 0), (SELECT count(*) FROM picocache WHERE fn = ?1)`, fn).Scan(&n, &rows)
+	err := s.db.QueryRowContext(ctx, `SELECT coalesce((SELECT n FROM picocache_fn WHERE fn = ?1), -1), (SELECT count(*) FROM picocache WHERE fn = ?1)`, fn).Scan(&n, &rows)
+	if n == -1 {
+		return
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,5 +380,71 @@ func TestPath(t *testing.T) {
 	}
 	if err := s.db.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&busy); err != nil || busy != 5000 {
 		t.Errorf("busy_timeout = %d, %v; want 5000", busy, err)
+	}
+}
+
+// TestCounting follows a function's trigger-kept count: absent while the
+// function is only used unbounded, created by its first bounded Set, and
+// kept exact from then on, whatever the limits.
+func TestCounting(t *testing.T) {
+	s := openTemp(t)
+	unbounded := runtime.Limits{MaxSize: runtime.Unbounded}
+	set := func(k string, lim runtime.Limits) {
+		t.Helper()
+		if err := s.Set(ctx, "f", []byte(k), []byte("v"), lim); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantLen := func(want int64) {
+		t.Helper()
+		if n, err := s.Len(ctx, "f"); n != want || err != nil {
+			t.Errorf("Len = %d, %v; want %d", n, err, want)
+		}
+		checkCount(t, s, "f")
+	}
+	counted := func() bool {
+		var n int
+		if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM picocache_fn WHERE fn = 'f'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n == 1
+	}
+	for i := range 5 {
+		set(fmt.Sprint(i), unbounded)
+	}
+	wantLen(5)
+	if counted() {
+		t.Errorf("an unbounded function has a count row")
+	}
+	set("5", runtime.Limits{MaxSize: 10})
+	if !counted() {
+		t.Errorf("a bounded Set made no count row")
+	}
+	wantLen(6)
+	set("5", runtime.Limits{MaxSize: 10}) // overwrite: no new row
+	wantLen(6)
+	for i := 6; i < 9; i++ {
+		set(fmt.Sprint(i), unbounded)
+	}
+	wantLen(9)
+	if err := s.Clear(ctx, "f"); err != nil {
+		t.Fatal(err)
+	}
+	wantLen(0)
+	for i := range 5 {
+		set(fmt.Sprint(i), runtime.Limits{MaxSize: 2})
+	}
+	wantLen(2)
+	if got := order(t, s, "f"); !slices.Equal(got, []string{"3", "4"}) {
+		t.Errorf("entries %v, want [3 4]", got)
+	}
+	// A hit on the most recent entry writes nothing and keeps the order.
+	for range 3 {
+		if _, ok, err := s.Get(ctx, "f", []byte("4"), runtime.Limits{MaxSize: 2}); !ok || err != nil {
+			t.Fatalf("Get = %v, %v", ok, err)
+		}
+	}
+	if got := order(t, s, "f"); !slices.Equal(got, []string{"3", "4"}) {
+		t.Errorf("entries %v, want [3 4]", got)
 	}
 }

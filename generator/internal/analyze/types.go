@@ -21,7 +21,7 @@ func (a *analyzer) conv(t types.Type) *model.Type {
 	case *types.Basic:
 		switch {
 		case t.Kind() == types.UnsafePointer:
-			return &model.Type{Kind: model.Unsupported, Name: "unsafe.Pointer", ID: "unsafe.Pointer"}
+			return &model.Type{Kind: model.UnsafePointer, Name: "unsafe.Pointer", ID: "unsafe.Pointer"}
 		case t.Kind() == types.Invalid:
 			return &model.Type{Kind: model.Unsupported, Name: "an invalid type (see the type errors)", ID: "invalid"}
 		case t.Info()&types.IsUntyped != 0:
@@ -116,9 +116,32 @@ func (a *analyzer) conv(t types.Type) *model.Type {
 		}
 		return &model.Type{Kind: model.Interface, Name: types.TypeString(t, a.qual), ID: types.TypeString(t, func(p *types.Package) string { return p.Path() })}
 	case *types.Chan:
-		return &model.Type{Kind: model.Unsupported, Name: "a channel type (" + types.TypeString(t, a.qual) + ")", ID: "chan"}
+		e := a.conv(t.Elem())
+		m := &model.Type{Kind: model.ChanType, Elem: e, Name: "a channel type (" + types.TypeString(t, a.qual) + ")"}
+		switch t.Dir() {
+		case types.SendOnly:
+			m.Dir = 1
+		case types.RecvOnly:
+			m.Dir = 2
+		}
+		m.ID = fmt.Sprintf("chan%d %s", m.Dir, e.ID)
+		return m
 	case *types.Signature:
-		return &model.Type{Kind: model.Unsupported, Name: "a func type (" + types.TypeString(t, a.qual) + ")", ID: "func"}
+		m := &model.Type{Kind: model.FuncType, Name: "a func type (" + types.TypeString(t, a.qual) + ")", Variadic: t.Variadic()}
+		var ids []string
+		for i := 0; i < t.Params().Len(); i++ {
+			p := a.conv(t.Params().At(i).Type())
+			m.Params = append(m.Params, p)
+			ids = append(ids, p.ID)
+		}
+		ids = append(ids, "->")
+		for i := 0; i < t.Results().Len(); i++ {
+			r := a.conv(t.Results().At(i).Type())
+			m.Results = append(m.Results, r)
+			ids = append(ids, r.ID)
+		}
+		m.ID = fmt.Sprintf("func(%s variadic=%t)", strings.Join(ids, ","), t.Variadic())
+		return m
 	case *types.TypeParam:
 		return &model.Type{Kind: model.Unsupported, Name: "a type parameter", ID: "typeparam"}
 	}
@@ -209,6 +232,8 @@ func problem(t *model.Type, pkg string, key bool, seen map[*model.Type]bool) str
 	switch t.Kind {
 	case model.Basic, model.Bytes, model.Time:
 		return ""
+	case model.FuncType, model.ChanType, model.UnsafePointer:
+		return "it is " + t.Name
 	case model.Unsupported:
 		if t.ID == "invalid" {
 			return "" // the type error itself is reported

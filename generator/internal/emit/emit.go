@@ -131,6 +131,29 @@ func (e *emitter) typ(t *model.Type) *Statement {
 			return Any()
 		}
 		return Op(t.Name)
+	case model.UnsafePointer:
+		return Qual("unsafe", "Pointer")
+	case model.ChanType:
+		switch t.Dir {
+		case 1:
+			return Chan().Op("<-").Add(e.typ(t.Elem))
+		case 2:
+			return Op("<-").Chan().Add(e.typ(t.Elem))
+		}
+		return Chan().Add(e.typ(t.Elem))
+	case model.FuncType:
+		var ps, rs []Code
+		for i, p := range t.Params {
+			if t.Variadic && i == len(t.Params)-1 {
+				ps = append(ps, Op("...").Add(e.typ(p.Elem)))
+				continue
+			}
+			ps = append(ps, e.typ(p))
+		}
+		for _, r := range t.Results {
+			rs = append(rs, e.typ(r))
+		}
+		return Func().Params(ps...).Params(rs...)
 	}
 	return Op("/* unsupported " + t.Name + " */")
 }

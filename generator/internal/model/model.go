@@ -55,19 +55,22 @@ type Param struct {
 type Kind int
 
 const (
-	Basic       Kind = iota // Name is the basic type: bool, int8, float64, string, ...
-	Bytes                   // []byte (an unnamed slice of byte)
-	Slice                   // []Elem
-	Array                   // [Len]Elem
-	Map                     // map[Key]Elem
-	Struct                  // struct{Fields}
-	Pointer                 // *Elem
-	Named                   // Pkg.Name with Underlying
-	Time                    // time.Time
-	Interface               // an interface type; Name is its source text when unnamed
-	Context                 // context.Context
-	Error                   // error
-	Unsupported             // a type no codec can handle; Name says what it is
+	Basic         Kind = iota // Name is the basic type: bool, int8, float64, string, ...
+	Bytes                     // []byte (an unnamed slice of byte)
+	Slice                     // []Elem
+	Array                     // [Len]Elem
+	Map                       // map[Key]Elem
+	Struct                    // struct{Fields}
+	Pointer                   // *Elem
+	Named                     // Pkg.Name with Underlying
+	Time                      // time.Time
+	Interface                 // an interface type; Name is its source text when unnamed
+	Context                   // context.Context
+	Error                     // error
+	Unsupported               // a type no codec can handle; Name says what it is
+	FuncType                  // func(Params) Results: only as an ignored parameter
+	ChanType                  // chan Elem (Dir): only as an ignored parameter
+	UnsafePointer             // unsafe.Pointer: only as an ignored parameter
 )
 
 // Type is the shape of a parameter or result type. Named types may refer
@@ -93,6 +96,11 @@ type Type struct {
 	PtrMarshaller bool // MarshalBinary has a pointer receiver
 	TypeArgs      []*Type
 	Empty         bool // Interface: the empty interface (any)
+
+	// FuncType: the signature; ChanType: the direction (0 both, 1 send, 2 receive).
+	Params, Results []*Type
+	Variadic        bool
+	Dir             int
 }
 
 // Field is a struct field.

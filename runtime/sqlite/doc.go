@@ -27,16 +27,22 @@
 //
 // Entries live in one table (default "picocache", see [WithTable]) keyed
 // by (fn, key) with the value, an absolute expiry (Unix nanoseconds) and a
-// recency number seq. Every Set, and every Get of a bounded function
-// (Limits.MaxSize > 0), gives the entry its function's largest seq plus
-// one inside the statement's write transaction: LRU order is exact across
-// goroutines and processes, whatever the clock. A Get of an unbounded
-// function is a plain read. Set, the purge of its function's expired
-// entries and the eviction of its least recently used entries beyond
-// MaxSize are one BEGIN IMMEDIATE transaction; per-function row counts are
-// kept by triggers in the table's "_fn" companion, so eviction does not
-// count rows. Expired entries are misses, are not counted by Len, and are
-// deleted by the next Set of their function.
+// recency number seq. Every Set, and every hit of a bounded function
+// (Limits.MaxSize > 0) on an entry that is not already its most recent,
+// gives the entry its function's largest seq plus one inside a write
+// transaction: LRU order is exact across goroutines and processes,
+// whatever the clock. A Get of an unbounded function is a plain read.
+// Set, the purge of its function's expired entries and the eviction of
+// its least recently used entries beyond MaxSize are one BEGIN IMMEDIATE
+// transaction. Row counts of functions that were ever bounded are kept by
+// triggers in the table's "_fn" companion, so eviction does not count
+// rows; Len of a never-bounded function counts its rows. Expired entries
+// are misses and are not counted by Len; they are deleted by the next Set
+// of their function that has a TTL, and by one Set in 256 otherwise.
+//
+// Reads go to the writer connection when it is idle (its page cache
+// survives this process's commits), else to a pool of reader connections
+// ([WithReaders]).
 //
 // # Imports
 //

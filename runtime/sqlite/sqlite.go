@@ -36,12 +36,25 @@ type Store struct {
 
 	rGet, rLen *sql.Stmt // on the pool
 	wGet       *sql.Stmt // on w; guarded by wsem
+	wGetStale  *sql.Stmt // on w; guarded by wsem
 
 	wBegin, wCommit, wRollback      *sql.Stmt // on w; guarded by wsem
 	wTouch, wUpsert, wPurge, wEvict *sql.Stmt // on w; guarded by wsem
 	wCount                          *sql.Stmt // on w; guarded by wsem
 	wClear                          *sql.Stmt // on w; guarded by wsem
+
+	// counted holds functions known to have a count row in table_fn, so
+	// that their Sets skip the statement that makes one; guarded by wsem.
+	counted map[string]struct{}
+	sets    uint64 // Sets so far; guarded by wsem
 }
+
+const (
+	// purgeEvery is how often a Set without TTL purges expired entries.
+	purgeEvery = 256
+	// maxCounted bounds Store.counted; it starts over when full.
+	maxCounted = 4096
+)
 
 // ErrClosed is what a Store's methods return after Close. It wraps
 // runtime.ErrClosed.
@@ -80,7 +93,7 @@ func OpenContext(ctx context.Context, path string, opts ...Option) (*Store, erro
 	db.SetMaxIdleConns(o.readers + 1)
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
-	s := &Store{path: path, db: db, wsem: make(chan struct{}, 1)}
+	s := &Store{path: path, db: db, wsem: make(chan struct{}, 1), counted: make(map[string]struct{})}
 	if err := s.init(ctx, o); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: opening %s: %w", path, err)
@@ -117,6 +130,7 @@ func (s *Store) init(ctx context.Context, o options) (err error) {
 	prep(s.w, &s.wCommit, "COMMIT")
 	prep(s.w, &s.wRollback, "ROLLBACK")
 	prep(s.w, &s.wGet, q.get)
+	prep(s.w, &s.wGetStale, q.getStale)
 	prep(s.w, &s.wTouch, q.touch)
 	prep(s.w, &s.wCount, q.count)
 	prep(s.w, &s.wUpsert, q.upsert)
@@ -233,7 +247,7 @@ END;
 }
 
 type queryText struct {
-	get, touch, upsert, count, purge, evict, len, clear string
+	get, getStale, touch, upsert, count, purge, evict, len, clear string
 }
 
 // queries returns the store's statements on table t. ?1 is always fn.
@@ -242,11 +256,10 @@ func queries(t string) queryText {
 	next := `coalesce((SELECT seq FROM "{T}" WHERE fn = ?1 ORDER BY seq DESC LIMIT 1), 0) + 1`
 	return queryText{
 		get: r.Replace(`SELECT value FROM "{T}" WHERE fn = ?1 AND key = ?2 AND (expires = 0 OR expires > ?3)`),
-		// touch leaves the most recent entry alone: no row, no write.
-		touch: r.Replace(`UPDATE "{T}" SET seq = ` + next + `
-			WHERE fn = ?1 AND key = ?2 AND (expires = 0 OR expires > ?3)
-			AND seq < (SELECT seq FROM "{T}" WHERE fn = ?1 ORDER BY seq DESC LIMIT 1)
-			RETURNING value`),
+		// getStale also reports whether the entry is not fn's most recent.
+		getStale: r.Replace(`SELECT value, seq < (SELECT seq FROM "{T}" WHERE fn = ?1 ORDER BY seq DESC LIMIT 1)
+			FROM "{T}" WHERE fn = ?1 AND key = ?2 AND (expires = 0 OR expires > ?3)`),
+		touch: r.Replace(`UPDATE "{T}" SET seq = ` + next + ` WHERE fn = ?1 AND key = ?2`),
 		upsert: r.Replace(`INSERT INTO "{T}" (fn, key, value, seq, expires) VALUES (?1, ?2, ?3, ` + next + `, ?4)
 			ON CONFLICT (fn, key) DO UPDATE SET value = excluded.value, seq = excluded.seq, expires = excluded.expires`),
 		count: r.Replace(`INSERT INTO "{T}_fn" (fn, n) SELECT ?1, (SELECT count(*) FROM "{T}" WHERE fn = ?1)
@@ -293,9 +306,8 @@ func (s *Store) lockWriter(ctx context.Context) error {
 func (s *Store) unlockWriter() { <-s.wsem }
 
 // Get implements runtime.Store. For a bounded function (lim.MaxSize > 0)
-// a hit is a write: the entry becomes the most recent in one UPDATE
-// statement on the writer connection (unless it is the most recent
-// already). Otherwise a Get is a plain read, on the writer connection if
+// a hit is a read and then a write on the writer connection: the entry
+// becomes the most recent, unless it is already. Otherwise a Get is a plain read, on the writer connection if
 // it is free, else on a reader connection.
 func (s *Store) Get(ctx context.Context, fn string, key []byte, lim runtime.Limits) ([]byte, bool, error) {
 	if s.closed.Load() {
@@ -309,11 +321,14 @@ func (s *Store) Get(ctx context.Context, fn string, key []byte, lim runtime.Limi
 		if err = s.lockWriter(ctx); err != nil {
 			return nil, false, err
 		}
-		err = s.wTouch.QueryRowContext(ctx, fn, key, now).Scan(&value)
-		if errors.Is(err, sql.ErrNoRows) {
-			// Absent, expired, or already the most recent: only the last
-			// is a hit, and it needs no write.
-			err = s.wGet.QueryRowContext(ctx, fn, key, now).Scan(&value)
+		// Read, then make the entry the most recent unless it is already.
+		// Both run under the writer lock of this process; another process
+		// may act in between, which orders this Get at the read: the
+		// entry was live then, and touching it later is harmless.
+		var stale bool
+		err = s.wGetStale.QueryRowContext(ctx, fn, key, now).Scan(&value, &stale)
+		if err == nil && stale {
+			_, err = s.wTouch.ExecContext(ctx, fn, key)
 		}
 		s.unlockWriter()
 	} else {
@@ -357,10 +372,8 @@ func (s *Store) Set(ctx context.Context, fn string, key, value []byte, lim runti
 		return nil
 	}
 	key, value = nonNil(key), nonNil(value)
-	var now, expires int64
-	if lim.TTL > 0 || lim.MaxSize > 0 {
-		now = time.Now().UnixNano()
-	}
+	now := time.Now().UnixNano()
+	var expires int64
 	if lim.TTL > 0 {
 		expires = now + int64(lim.TTL)
 	}
@@ -368,7 +381,13 @@ func (s *Store) Set(ctx context.Context, fn string, key, value []byte, lim runti
 		return err
 	}
 	defer s.unlockWriter()
-	if lim.MaxSize < 0 && lim.TTL <= 0 {
+	// Expired entries are purged by every Set with a TTL, and by one Set
+	// in purgeEvery otherwise (for entries left by an earlier TTL).
+	s.sets++
+	purge := lim.TTL > 0 || s.sets%purgeEvery == 0
+	_, counted := s.counted[fn]
+	count := lim.MaxSize > 0 && !counted
+	if lim.MaxSize < 0 && !purge {
 		_, err := s.wUpsert.ExecContext(ctx, fn, key, value, expires)
 		return s.wrap("set", err)
 	}
@@ -376,13 +395,15 @@ func (s *Store) Set(ctx context.Context, fn string, key, value []byte, lim runti
 		return s.wrap("set", err)
 	}
 	err := func() error {
-		if lim.MaxSize > 0 {
+		if count {
 			if _, err := s.wCount.ExecContext(ctx, fn); err != nil {
 				return err
 			}
 		}
-		if _, err := s.wPurge.ExecContext(ctx, fn, now); err != nil {
-			return err
+		if purge {
+			if _, err := s.wPurge.ExecContext(ctx, fn, now); err != nil {
+				return err
+			}
 		}
 		if _, err := s.wUpsert.ExecContext(ctx, fn, key, value, expires); err != nil {
 			return err
@@ -398,6 +419,13 @@ func (s *Store) Set(ctx context.Context, fn string, key, value []byte, lim runti
 	if err != nil {
 		s.rollbackLocked()
 		return s.wrap("set", err)
+	}
+	if count {
+		// The count row, once committed, is kept by the triggers for good.
+		if len(s.counted) >= maxCounted {
+			clear(s.counted)
+		}
+		s.counted[fn] = struct{}{}
 	}
 	return nil
 }
@@ -443,7 +471,7 @@ func (s *Store) Close() error {
 	}
 	s.wsem <- struct{}{} // never released: no write can start again
 	var errs []error
-	for _, st := range []*sql.Stmt{s.rGet, s.rLen, s.wGet, s.wCount, s.wBegin, s.wCommit, s.wRollback, s.wTouch, s.wUpsert, s.wPurge, s.wEvict, s.wClear} {
+	for _, st := range []*sql.Stmt{s.rGet, s.rLen, s.wGet, s.wGetStale, s.wCount, s.wBegin, s.wCommit, s.wRollback, s.wTouch, s.wUpsert, s.wPurge, s.wEvict, s.wClear} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

@@ -325,3 +325,30 @@ func unifiedDiff(nameA, nameB, a, b string) string {
 	}
 	return out.String()
 }
+
+// TestFixturesUpToDate regenerates the committed generated code of the
+// fixture packages in memory and compares: a change of the generator must
+// be followed by go generate.
+func TestFixturesUpToDate(t *testing.T) {
+	for _, dir := range []string{"internal/keytest"} {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := generator.Generate(generator.Config{Dir: abs, NoSQLite: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range res.Diagnostics {
+			t.Errorf("%s: %s", dir, d)
+		}
+		name := filepath.Join(abs, generator.FileName)
+		old, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := res.Files[name]; !bytes.Equal(got, old) {
+			t.Errorf("%s is stale: run go generate ./generator/...\n%s", name, unifiedDiff("committed", "generated", string(old), string(got)))
+		}
+	}
+}

@@ -446,15 +446,38 @@ const (
 	valString
 	valBytes
 	valTime
+	valList // []any
+	valDict // map[string]any
 	valUnsupported = 0xff
 )
 
 // AppendAnyValue appends an interface result: its dynamic type, then its
-// value. Only nil and the predeclared types, []byte and time.Time can be
-// restored; any other dynamic type is written so that it never decodes:
-// such a call is always a miss. For generated code.
-func AppendAnyValue(dst []byte, v any) []byte {
+// value. Only nil, the predeclared types, []byte, time.Time, and []any and
+// map[string]any holding these (nested at most 64 deep) can be restored;
+// any other dynamic type is written so that it never decodes: such a call
+// is always a miss. For generated code.
+func AppendAnyValue(dst []byte, v any) []byte { return appendAnyValue(dst, v, 0) }
+
+func appendAnyValue(dst []byte, v any, depth int) []byte {
 	switch x := v.(type) {
+	case []any:
+		if depth >= maxAnyDepth {
+			return append(dst, valUnsupported)
+		}
+		dst = AppendLen(append(dst, valList), len(x), x == nil)
+		for _, e := range x {
+			dst = appendAnyValue(dst, e, depth+1)
+		}
+		return dst
+	case map[string]any:
+		if depth >= maxAnyDepth {
+			return append(dst, valUnsupported)
+		}
+		dst = AppendLen(append(dst, valDict), len(x), x == nil)
+		for k, e := range x {
+			dst = appendAnyValue(AppendString(dst, k), e, depth+1)
+		}
+		return dst
 	case nil:
 		return append(dst, valNil)
 	case bool:
@@ -500,7 +523,9 @@ func AppendAnyValue(dst []byte, v any) []byte {
 }
 
 // AnyValue reads what AppendAnyValue wrote.
-func (d *Decoder) AnyValue() any {
+func (d *Decoder) AnyValue() any { return d.anyValue(0) }
+
+func (d *Decoder) anyValue(depth int) any {
 	tag := d.Uint8()
 	if d.err != nil {
 		return nil
@@ -546,6 +571,33 @@ func (d *Decoder) AnyValue() any {
 		return d.Bytes()
 	case valTime:
 		return d.Time()
+	case valList:
+		n, isNil := d.Len(1)
+		if isNil || depth >= maxAnyDepth {
+			if depth >= maxAnyDepth {
+				d.Fail(errors.Join(ErrDecode, errors.New("value nested too deep")))
+			}
+			return []any(nil)
+		}
+		l := make([]any, n)
+		for i := 0; i < n && d.err == nil; i++ {
+			l[i] = d.anyValue(depth + 1)
+		}
+		return l
+	case valDict:
+		n, isNil := d.Len(2)
+		if isNil || depth >= maxAnyDepth {
+			if depth >= maxAnyDepth {
+				d.Fail(errors.Join(ErrDecode, errors.New("value nested too deep")))
+			}
+			return map[string]any(nil)
+		}
+		m := make(map[string]any, n)
+		for i := 0; i < n && d.err == nil; i++ {
+			k := d.String()
+			m[k] = d.anyValue(depth + 1)
+		}
+		return m
 	}
 	d.Fail(errors.Join(ErrDecode, fmt.Errorf("interface value of a type that cannot be restored (tag %d)", tag)))
 	return nil

@@ -289,7 +289,7 @@ func (e *emitter) function(f *File, fn *model.Func) {
 		}
 	}
 	wrapper.Id(fn.Wrapper).Params(params...).Params(results...).BlockFunc(func(g *Group) {
-		g.Var().Id("keyBuf").Index(Lit(64)).Byte()
+		g.Var().Id("keyBuf").Index(Lit(keyBufSize(keyParams(fn)))).Byte()
 		g.Id("key").Op(":=").Id("keyBuf").Index(Empty(), Lit(0))
 		if fallible {
 			g.Var().Id("keyOK").Bool()
@@ -363,6 +363,64 @@ func (e *emitter) function(f *File, fn *model.Func) {
 	f.Commentf("A compile error here means %s's signature changed: re-run go generate.", e.funcRef(fn))
 	f.Var().Id("_").Func().Params(sigParams...).Params(results...).Op("=").Add(target)
 	f.Line()
+}
+
+// keyBufSize is the size of a wrapper's stack buffer for its key: the
+// exact size when every key part has a fixed size, else 256 bytes, room
+// for a typical key with strings, slices and small maps (whose entries are
+// sorted in place with a second copy) without allocating.
+func keyBufSize(ps []model.Param) int {
+	n := 0
+	for _, p := range ps {
+		s := fixedSize(p.Type, 0)
+		if s < 0 {
+			return 256
+		}
+		n += s
+	}
+	return max(n, 8)
+}
+
+// fixedSize is the key size of t when every value of t takes the same
+// number of bytes, else -1.
+func fixedSize(t *model.Type, depth int) int {
+	if depth > 8 {
+		return -1
+	}
+	switch t.Kind {
+	case model.Basic:
+		if basicName(t.Name) == "string" {
+			return -1
+		}
+		return minSize(t)
+	case model.Time:
+		return 16
+	case model.Named:
+		if t.KeyMethod || t.PtrKeyMethod {
+			return -1
+		}
+		return fixedSize(t.Underlying, depth+1)
+	case model.Array:
+		e := fixedSize(t.Elem, depth+1)
+		if e < 0 || t.Len > 64 {
+			return -1
+		}
+		return e * int(t.Len)
+	case model.Struct:
+		n := 0
+		for _, f := range t.Fields {
+			if f.Name == "_" {
+				continue
+			}
+			s := fixedSize(f.Type, depth+1)
+			if s < 0 {
+				return -1
+			}
+			n += s
+		}
+		return n
+	}
+	return -1
 }
 
 // allParams returns the wrapper's parameters: ctx, then the others.

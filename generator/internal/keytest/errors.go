@@ -1,0 +1,5 @@
+package keytest
+
+import "errors"
+
+var errBadVersion = errors.New("keytest: bad version")

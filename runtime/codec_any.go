@@ -446,8 +446,8 @@ const (
 	valString
 	valBytes
 	valTime
-	valList // []any
-	valDict // map[string]any
+	valList        // []any
+	valDict        // map[string]any
 	valUnsupported = 0xff
 )
 

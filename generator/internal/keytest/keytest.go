@@ -88,7 +88,9 @@ type Query struct {
 // Lookup is memoized on a Query.
 //
 //picocache:maxsize=none
-func Lookup(ctx context.Context, q Query) (int, error) { return len(q.Name) + len(q.Tags) + len(q.Limits), nil }
+func Lookup(ctx context.Context, q Query) (int, error) {
+	return len(q.Name) + len(q.Tags) + len(q.Limits), nil
+}
 
 // Loose keys an interface argument by value (typed=false).
 //

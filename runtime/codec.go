@@ -366,8 +366,9 @@ func (d *Decoder) uvarint() uint64 {
 	return v
 }
 
-// String reads what AppendString wrote.
-func (d *Decoder) String() string {
+// Str reads what AppendString wrote. (It is not named String, so that a
+// Decoder is no fmt.Stringer.)
+func (d *Decoder) Str() string {
 	n := d.uvarint()
 	if n > uint64(len(d.b)) {
 		d.short()

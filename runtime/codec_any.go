@@ -75,7 +75,7 @@ func (d *Decoder) Unmarshal(u encoding.BinaryUnmarshaler) {
 		}
 		return
 	}
-	b := []byte(d.String())
+	b := []byte(d.Str())
 	if d.err != nil {
 		return
 	}
@@ -566,7 +566,7 @@ func (d *Decoder) anyValue(depth int) any {
 	case valComplex128:
 		return complex(d.Float64(), d.Float64())
 	case valString:
-		return d.String()
+		return d.Str()
 	case valBytes:
 		return d.Bytes()
 	case valTime:
@@ -594,7 +594,7 @@ func (d *Decoder) anyValue(depth int) any {
 		}
 		m := make(map[string]any, n)
 		for i := 0; i < n && d.err == nil; i++ {
-			k := d.String()
+			k := d.Str()
 			m[k] = d.anyValue(depth + 1)
 		}
 		return m

@@ -287,3 +287,29 @@ func rune0(s string) string {
 	}
 	return ""
 }
+
+// Format writes o back as one directive line, in canonical order.
+func Format(o Options) string {
+	var parts []string
+	if o.MaxSize < 0 {
+		parts = append(parts, "maxsize=none")
+	} else {
+		parts = append(parts, "maxsize="+strconv.FormatInt(o.MaxSize, 10))
+	}
+	if o.Typed {
+		parts = append(parts, "typed")
+	}
+	if o.TTL > 0 {
+		parts = append(parts, "ttl="+o.TTL.String())
+	}
+	for _, ig := range o.Ignore {
+		parts = append(parts, "ignore="+ig.Name)
+	}
+	if o.Version != "" {
+		parts = append(parts, "version="+o.Version)
+	}
+	if o.Name != "" {
+		parts = append(parts, "name="+o.Name)
+	}
+	return Prefix + strings.Join(parts, ",")
+}

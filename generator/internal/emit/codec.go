@@ -472,7 +472,7 @@ func decBasic(name string) *Statement {
 	case "complex128":
 		return Complex(d().Dot("Float64").Call(), d().Dot("Float64").Call())
 	case "string":
-		return d().Dot("String").Call()
+		return d().Dot("Str").Call()
 	}
 	return Op("/* unsupported basic " + name + " */")
 }

@@ -109,7 +109,7 @@ var LooseCache = runtime.New[string](
 		Decode: func(src []byte) (string, error) {
 			dec := runtime.NewDecoder(src)
 			d := &dec
-			v := d.String()
+			v := d.Str()
 			return v, d.Finish()
 		},
 	},
@@ -154,7 +154,7 @@ var StrictCache = runtime.New[string](
 		Decode: func(src []byte) (string, error) {
 			dec := runtime.NewDecoder(src)
 			d := &dec
-			v := d.String()
+			v := d.Str()
 			return v, d.Finish()
 		},
 	},
@@ -315,7 +315,7 @@ func picocacheDecodeTuple(d *runtime.Decoder) Tuple {
 	v.F = d.Float64()
 	v.F32 = d.Float32()
 	v.C = complex(d.Float64(), d.Float64())
-	v.S = d.String()
+	v.S = d.Str()
 	v.Bytes = d.Bytes()
 	v.Temp = Celsius(d.Float64())
 	v.Arr = picocacheDecode1(d)
@@ -349,7 +349,7 @@ func picocacheDecode2(d *runtime.Decoder) []string {
 	}
 	v := make([]string, n)
 	for i := range v {
-		v[i] = d.String()
+		v[i] = d.Str()
 	}
 	return v
 }
@@ -362,7 +362,7 @@ func picocacheDecode3(d *runtime.Decoder) map[string]int {
 	}
 	v := make(map[string]int, n)
 	for i := 0; i < n && d.Ok(); i++ {
-		mk := d.String()
+		mk := d.Str()
 		v[mk] = d.Int()
 	}
 	return v
@@ -396,7 +396,7 @@ func picocacheDecodePoint(d *runtime.Decoder) Point {
 	var v Point
 	v.X = int16(d.Uint16())
 	v.Y = int16(d.Uint16())
-	v.label = d.String()
+	v.label = d.Str()
 	return v
 }
 

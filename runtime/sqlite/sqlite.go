@@ -40,7 +40,8 @@ type Store struct {
 
 	wBegin, wCommit, wRollback      *sql.Stmt // on w; guarded by wsem
 	wTouch, wUpsert, wPurge, wEvict *sql.Stmt // on w; guarded by wsem
-	wCount                          *sql.Stmt // on w; guarded by wsem
+	wUpsertUnbounded                *sql.Stmt // on w; guarded by wsem
+	wCount, wConvert                *sql.Stmt // on w; guarded by wsem
 	wClear                          *sql.Stmt // on w; guarded by wsem
 
 	// counted holds functions known to have a count row in table_fn, so
@@ -134,6 +135,8 @@ func (s *Store) init(ctx context.Context, o options) (err error) {
 	prep(s.w, &s.wTouch, q.touch)
 	prep(s.w, &s.wCount, q.count)
 	prep(s.w, &s.wUpsert, q.upsert)
+	prep(s.w, &s.wUpsertUnbounded, q.upsertUnbounded)
+	prep(s.w, &s.wConvert, q.convert)
 	prep(s.w, &s.wPurge, q.purge)
 	prep(s.w, &s.wEvict, q.evict)
 	prep(s.w, &s.wClear, q.clear)
@@ -212,26 +215,37 @@ func createSchema(ctx context.Context, c *sql.Conn, table string) error {
 // schema returns the DDL of a store in table t.
 //
 // Entries live in t, keyed by (fn, key). seq orders a function's entries
-// by recency: every Set, and every Get of a bounded function, gives the
-// entry its function's largest seq plus one, in the statement's write
-// transaction, so recency is exact whatever the clock says. expires is
-// the absolute expiry in Unix nanoseconds, 0 for never.
+// by recency: every Set of a bounded function, and every Get of one that
+// hits an entry not already its most recent, gives the entry its
+// function's largest seq plus one, in the statement's write transaction,
+// so recency is exact whatever the clock says. expires is the absolute
+// expiry in Unix nanoseconds, 0 for never.
 //
 // t_fn counts each function's rows (expired ones included), kept by
-// triggers, so that eviction need not count a function's rows on every
-// Set. Upserts use ON CONFLICT DO UPDATE, which fires no insert or delete
-// trigger; INSERT OR REPLACE must not be used on t.
+// triggers, for the functions that were ever bounded ("counted"), so that
+// eviction need not count a function's rows on every Set. Upserts use ON
+// CONFLICT DO UPDATE, which fires no insert or delete trigger; INSERT OR
+// REPLACE must not be used on t.
+//
+// An unbounded Set of a function that is not counted stores seq NULL:
+// nothing is evicted for size, so its recency is not kept, and the row
+// stays out of the partial index t_lru (the Set writes one b-tree, t).
+// NULL-seq rows are the function's least recently used, ordered by key
+// among themselves: the Set that creates a function's count row gives
+// them, in that order, seqs below all others (see convertQuery). A
+// counted function has no NULL-seq rows, since an unbounded Set gives it
+// a seq when its count row exists, so t_lru holds all its rows.
 func schema(t string) string {
 	return strings.ReplaceAll(`
 CREATE TABLE IF NOT EXISTS "{T}" (
 	fn      TEXT    NOT NULL,
 	key     BLOB    NOT NULL,
 	value   BLOB    NOT NULL,
-	seq     INTEGER NOT NULL,
+	seq     INTEGER,
 	expires INTEGER NOT NULL,
 	PRIMARY KEY (fn, key)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS "{T}_lru" ON "{T}" (fn, seq);
+CREATE INDEX IF NOT EXISTS "{T}_lru" ON "{T}" (fn, seq) WHERE seq IS NOT NULL;
 CREATE INDEX IF NOT EXISTS "{T}_exp" ON "{T}" (fn, expires) WHERE expires > 0;
 CREATE TABLE IF NOT EXISTS "{T}_fn" (
 	fn TEXT    NOT NULL PRIMARY KEY,
@@ -247,31 +261,53 @@ END;
 }
 
 type queryText struct {
-	get, getStale, touch, upsert, count, purge, evict, len, clear string
+	get, getStale, touch, upsert, upsertUnbounded, count, convert, purge, evict, len, clear string
 }
 
 // queries returns the store's statements on table t. ?1 is always fn.
+// Every query on seq says seq IS NOT NULL, so that it may use the
+// partial index t_lru.
 func queries(t string) queryText {
 	r := strings.NewReplacer("{T}", t)
-	next := `coalesce((SELECT seq FROM "{T}" WHERE fn = ?1 ORDER BY seq DESC LIMIT 1), 0) + 1`
+	last := `(SELECT seq FROM "{T}" WHERE fn = ?1 AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1)`
+	next := `coalesce(` + last + `, 0) + 1`
+	upsert := `INSERT INTO "{T}" (fn, key, value, seq, expires) VALUES (?1, ?2, ?3, {SEQ}, ?4)
+			ON CONFLICT (fn, key) DO UPDATE SET value = excluded.value, seq = excluded.seq, expires = excluded.expires`
 	return queryText{
 		get: r.Replace(`SELECT value FROM "{T}" WHERE fn = ?1 AND key = ?2 AND (expires = 0 OR expires > ?3)`),
 		// getStale also reports whether the entry is not fn's most recent.
-		getStale: r.Replace(`SELECT value, seq < (SELECT seq FROM "{T}" WHERE fn = ?1 ORDER BY seq DESC LIMIT 1)
+		getStale: r.Replace(`SELECT value, seq IS NULL OR seq < ` + last + `
 			FROM "{T}" WHERE fn = ?1 AND key = ?2 AND (expires = 0 OR expires > ?3)`),
-		touch: r.Replace(`UPDATE "{T}" SET seq = ` + next + ` WHERE fn = ?1 AND key = ?2`),
-		upsert: r.Replace(`INSERT INTO "{T}" (fn, key, value, seq, expires) VALUES (?1, ?2, ?3, ` + next + `, ?4)
-			ON CONFLICT (fn, key) DO UPDATE SET value = excluded.value, seq = excluded.seq, expires = excluded.expires`),
+		touch:  r.Replace(`UPDATE "{T}" SET seq = ` + next + ` WHERE fn = ?1 AND key = ?2`),
+		upsert: r.Replace(strings.Replace(upsert, "{SEQ}", next, 1)),
+		// An unbounded Set keeps recency only for a counted function.
+		upsertUnbounded: r.Replace(strings.Replace(upsert, "{SEQ}",
+			`CASE WHEN EXISTS (SELECT 1 FROM "{T}_fn" WHERE fn = ?1) THEN `+next+` END`, 1)),
 		count: r.Replace(`INSERT INTO "{T}_fn" (fn, n) SELECT ?1, (SELECT count(*) FROM "{T}" WHERE fn = ?1)
 			WHERE NOT EXISTS (SELECT 1 FROM "{T}_fn" WHERE fn = ?1)`),
-		purge: r.Replace(`DELETE FROM "{T}" WHERE fn = ?1 AND expires > 0 AND expires <= ?2`),
+		convert: convertQuery(t),
+		purge:   r.Replace(`DELETE FROM "{T}" WHERE fn = ?1 AND expires > 0 AND expires <= ?2`),
 		evict: r.Replace(`DELETE FROM "{T}" WHERE fn = ?1 AND key IN (
-			SELECT key FROM "{T}" WHERE fn = ?1 ORDER BY seq
+			SELECT key FROM "{T}" WHERE fn = ?1 AND seq IS NOT NULL ORDER BY seq
 			LIMIT max(0, coalesce((SELECT n FROM "{T}_fn" WHERE fn = ?1), 0) - ?2))`),
 		len: r.Replace(`SELECT coalesce((SELECT n FROM "{T}_fn" WHERE fn = ?1), (SELECT count(*) FROM "{T}" WHERE fn = ?1)) -
 			(SELECT count(*) FROM "{T}" WHERE fn = ?1 AND expires > 0 AND expires <= ?2)`),
 		clear: r.Replace(`DELETE FROM "{T}" WHERE fn = ?1`),
 	}
+}
+
+// convertQuery returns the statement that runs right after a function's
+// count row is created, in the same transaction: it gives the function's
+// N NULL-seq rows, in key order, the seqs m-N ... m-1, where m is the
+// smallest seq it has (1 if none), so that they are its least recently
+// used and evicted first, in key order. Seqs may go negative.
+func convertQuery(t string) string {
+	return strings.ReplaceAll(`UPDATE "{T}" SET seq = r.seq FROM (
+			SELECT key, row_number() OVER (ORDER BY key)
+				- (SELECT count(*) FROM "{T}" WHERE fn = ?1 AND seq IS NULL)
+				+ coalesce((SELECT seq FROM "{T}" WHERE fn = ?1 AND seq IS NOT NULL ORDER BY seq LIMIT 1), 1) - 1 AS seq
+			FROM "{T}" WHERE fn = ?1 AND seq IS NULL) AS r
+		WHERE "{T}".fn = ?1 AND "{T}".key = r.key`, "{T}", t)
 }
 
 var empty = []byte{}
@@ -387,17 +423,31 @@ func (s *Store) Set(ctx context.Context, fn string, key, value []byte, lim runti
 	purge := lim.TTL > 0 || s.sets%purgeEvery == 0
 	_, counted := s.counted[fn]
 	count := lim.MaxSize > 0 && !counted
-	if lim.MaxSize < 0 && !purge {
-		_, err := s.wUpsert.ExecContext(ctx, fn, key, value, expires)
-		return s.wrap("set", err)
+	upsert := s.wUpsert
+	if lim.MaxSize < 0 {
+		upsert = s.wUpsertUnbounded
+		if !purge {
+			_, err := upsert.ExecContext(ctx, fn, key, value, expires)
+			return s.wrap("set", err)
+		}
 	}
 	if _, err := s.wBegin.ExecContext(ctx); err != nil {
 		return s.wrap("set", err)
 	}
 	err := func() error {
 		if count {
-			if _, err := s.wCount.ExecContext(ctx, fn); err != nil {
+			res, err := s.wCount.ExecContext(ctx, fn)
+			if err != nil {
 				return err
+			}
+			// The count row is new (not made by another process, or by
+			// this one before it forgot): order the NULL-seq rows.
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 1 {
+				if _, err := s.wConvert.ExecContext(ctx, fn); err != nil {
+					return err
+				}
 			}
 		}
 		if purge {
@@ -405,7 +455,7 @@ func (s *Store) Set(ctx context.Context, fn string, key, value []byte, lim runti
 				return err
 			}
 		}
-		if _, err := s.wUpsert.ExecContext(ctx, fn, key, value, expires); err != nil {
+		if _, err := upsert.ExecContext(ctx, fn, key, value, expires); err != nil {
 			return err
 		}
 		if lim.MaxSize > 0 {
@@ -471,7 +521,7 @@ func (s *Store) Close() error {
 	}
 	s.wsem <- struct{}{} // never released: no write can start again
 	var errs []error
-	for _, st := range []*sql.Stmt{s.rGet, s.rLen, s.wGet, s.wGetStale, s.wCount, s.wBegin, s.wCommit, s.wRollback, s.wTouch, s.wUpsert, s.wPurge, s.wEvict, s.wClear} {
+	for _, st := range []*sql.Stmt{s.rGet, s.rLen, s.wGet, s.wGetStale, s.wCount, s.wConvert, s.wUpsertUnbounded, s.wBegin, s.wCommit, s.wRollback, s.wTouch, s.wUpsert, s.wPurge, s.wEvict, s.wClear} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

@@ -42,6 +42,17 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+func TestConformanceFunc(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "func.db")
+	storetest.RunFunc(t, func(t *testing.T) runtime.Store {
+		s, err := Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
 func TestConformanceCustomTable(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "custom.db")
 	storetest.Run(t, func(t *testing.T) runtime.Store {
@@ -57,7 +68,7 @@ func TestConformanceCustomTable(t *testing.T) {
 // eviction sees them.
 func order(t *testing.T, s *Store, fn string) []string {
 	t.Helper()
-	rows, err := s.db.QueryContext(ctx, `SELECT key FROM picocache WHERE fn = ? ORDER BY seq`, fn)
+	rows, err := s.db.QueryContext(ctx, `SELECT key FROM picocache WHERE fn = ? ORDER BY seq NULLS FIRST, key`, fn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -446,5 +457,118 @@ func TestCounting(t *testing.T) {
 	}
 	if got := order(t, s, "f"); !slices.Equal(got, []string{"3", "4"}) {
 		t.Errorf("entries %v, want [3 4]", got)
+	}
+}
+
+// TestUnboundedToBounded pins what happens when a function used unbounded
+// gets a bounded Set. Its unbounded entries carry no recency (seq NULL):
+// they become its least recently used, in key order, below the entries a
+// bounded Get touched; from then on the function is counted and every
+// Set, bounded or not, makes its entry the most recent. Two Stores on one
+// file play two processes: the one that did not make the count row must
+// see it.
+func TestUnboundedToBounded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "transition.db")
+	open := func() *Store {
+		s, err := Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	a, b := open(), open()
+	unbounded := runtime.Limits{MaxSize: runtime.Unbounded}
+	three := runtime.Limits{MaxSize: 3}
+	set := func(s *Store, k string, lim runtime.Limits) {
+		t.Helper()
+		if err := s.Set(ctx, "f", []byte(k), []byte("v"+k), lim); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := func(keys ...string) {
+		t.Helper()
+		if got := order(t, a, "f"); !slices.Equal(got, keys) {
+			t.Errorf("entries %v, want %v", got, keys)
+		}
+		if n, err := b.Len(ctx, "f"); n != int64(len(keys)) || err != nil {
+			t.Errorf("Len = %d, %v; want %d", n, err, len(keys))
+		}
+		checkCount(t, a, "f")
+	}
+	nulls := func() int {
+		t.Helper()
+		var n int
+		if err := a.db.QueryRowContext(ctx, `SELECT count(*) FROM picocache WHERE fn = 'f' AND seq IS NULL`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	for _, k := range []string{"c", "a", "d", "b"} {
+		set(a, k, unbounded)
+	}
+	if n := nulls(); n != 4 {
+		t.Errorf("%d NULL-seq rows after 4 unbounded Sets, want 4", n)
+	}
+	// A bounded hit gives its entry a seq, above the NULL-seq ones.
+	if _, ok, err := a.Get(ctx, "f", []byte("c"), three); !ok || err != nil {
+		t.Fatalf("Get = %v, %v", ok, err)
+	}
+	want("a", "b", "d", "c")
+	// The first bounded Set, from the other Store, counts the function,
+	// orders the NULL-seq rows by key below c, and evicts the first two.
+	set(b, "e", three)
+	if n := nulls(); n != 0 {
+		t.Errorf("%d NULL-seq rows in a counted function, want 0", n)
+	}
+	want("d", "c", "e")
+	// Unbounded Sets of a counted function, from the Store that has not
+	// seen it counted, keep recency and evict nothing.
+	set(a, "f", unbounded)
+	set(a, "d", unbounded)
+	want("c", "e", "f", "d")
+	if n := nulls(); n != 0 {
+		t.Errorf("%d NULL-seq rows in a counted function, want 0", n)
+	}
+	set(a, "g", three)
+	want("f", "d", "g")
+	// Clear keeps the count row; later unbounded Sets keep recency.
+	if err := a.Clear(ctx, "f"); err != nil {
+		t.Fatal(err)
+	}
+	set(b, "z", unbounded)
+	set(b, "y", unbounded)
+	want("z", "y")
+	set(a, "x", runtime.Limits{MaxSize: 2})
+	want("y", "x")
+}
+
+// TestQueryPlans checks that the statements that order a function's
+// entries use the partial index on (fn, seq): a condition the planner
+// cannot prove implies seq IS NOT NULL would make every bounded Set scan
+// all its function's rows.
+func TestQueryPlans(t *testing.T) {
+	s := openTemp(t)
+	q := queries(DefaultTable)
+	for name, query := range map[string]string{"evict": q.evict, "upsert": q.upsert, "touch": q.touch, "getStale": q.getStale} {
+		rows, err := s.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, "f", []byte("k"), []byte("v"), 1)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		joined := strings.Join(plan, "; ")
+		if !strings.Contains(joined, "picocache_lru") || strings.Contains(joined, "SCAN") || strings.Contains(joined, "TEMP B-TREE") {
+			t.Errorf("%s: plan %q; want it to search picocache_lru, without a scan or sort", name, joined)
+		}
 	}
 }

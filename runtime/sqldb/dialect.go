@@ -3,6 +3,7 @@ package sqldb
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 )
 
 // A Dialect is the SQL flavour of a database: it decides the schema, the
@@ -82,6 +83,9 @@ type queries struct {
 	put string
 	// lock serializes the Sets of one function within a transaction.
 	lock string
+	// setBounded is put, lock and evict in one statement (Postgres: args
+	// fh, kh, k, v, expires, now, MaxSize, lock key).
+	setBounded string
 	// evict deletes fn's expired rows and its live rows beyond the
 	// MaxSize most recently used (Postgres, SQLite: args fh, now, MaxSize),
 	// or one row that victims returned (MySQL: args fh, kh).
@@ -115,6 +119,7 @@ func newQueries(d Dialect, table string) queries {
 	case Postgres:
 		t := `"` + table + `"`
 		seq := `"` + table + `_used"`
+		setFn := `"` + table + `_set"`
 		return queries{
 			create: []string{
 				`CREATE TABLE IF NOT EXISTS ` + t + ` (
@@ -127,16 +132,30 @@ func newQueries(d Dialect, table string) queries {
 	PRIMARY KEY (fh, kh))`,
 				`CREATE INDEX IF NOT EXISTS "` + table + `_lru" ON ` + t + ` (fh, used)`,
 				`CREATE SEQUENCE IF NOT EXISTS ` + seq,
+				// A bounded Set in one round trip: lock, upsert and evict in
+				// one function call, its own transaction. Under READ
+				// COMMITTED each statement of a volatile function takes a
+				// new snapshot, so the DELETE sees every Set committed
+				// before the lock was granted. The advisory lock's two-key
+				// form keeps clear of applications' one-key locks: the key
+				// spaces do not overlap.
+				`CREATE OR REPLACE FUNCTION ` + setFn + `(p_fh BYTEA, p_kh BYTEA, p_k BYTEA, p_v BYTEA,
+	p_expires BIGINT, p_now BIGINT, p_max BIGINT, p_lock INTEGER) RETURNS void
+LANGUAGE plpgsql VOLATILE AS $fn$
+BEGIN
+	PERFORM pg_advisory_xact_lock(` + strconv.Itoa(int(lockClassSet)) + `, p_lock);
+	INSERT INTO ` + t + ` (fh, kh, k, v, used, expires) VALUES (p_fh, p_kh, p_k, p_v, nextval('` + seq + `'), p_expires)
+	ON CONFLICT (fh, kh) DO UPDATE SET k = EXCLUDED.k, v = EXCLUDED.v, used = EXCLUDED.used, expires = EXCLUDED.expires;
+	DELETE FROM ` + t + ` WHERE fh = p_fh AND (expires <= p_now OR kh IN (
+		SELECT kh FROM ` + t + ` WHERE fh = p_fh AND expires > p_now ORDER BY used DESC OFFSET p_max));
+END
+$fn$`,
 			},
-			get:   `SELECT v FROM ` + t + ` WHERE fh = $1 AND kh = $2 AND k = $3 AND expires > $4`,
-			touch: `UPDATE ` + t + ` SET used = nextval('` + seq + `') WHERE fh = $1 AND kh = $2 AND k = $3 AND expires > $4 RETURNING v`,
+			setBounded: `SELECT ` + setFn + `($1, $2, $3, $4, $5, $6, $7, $8)`,
+			get:        `SELECT v FROM ` + t + ` WHERE fh = $1 AND kh = $2 AND k = $3 AND expires > $4`,
+			touch:      `UPDATE ` + t + ` SET used = nextval('` + seq + `') WHERE fh = $1 AND kh = $2 AND k = $3 AND expires > $4 RETURNING v`,
 			put: `INSERT INTO ` + t + ` (fh, kh, k, v, used, expires) VALUES ($1, $2, $3, $4, nextval('` + seq + `'), $5)
 ON CONFLICT (fh, kh) DO UPDATE SET k = EXCLUDED.k, v = EXCLUDED.v, used = EXCLUDED.used, expires = EXCLUDED.expires`,
-			// The two-key form keeps clear of applications' one-key
-			// advisory locks: the key spaces do not overlap.
-			lock: `SELECT pg_advisory_xact_lock($1, $2)`,
-			evict: `DELETE FROM ` + t + ` WHERE fh = $1 AND (expires <= $2 OR kh IN (
-	SELECT kh FROM ` + t + ` WHERE fh = $1 AND expires > $2 ORDER BY used DESC OFFSET $3))`,
 			sweep: `DELETE FROM ` + t + ` WHERE fh = $1 AND expires <= $2`,
 			clear: `DELETE FROM ` + t + ` WHERE fh = $1`,
 			count: `SELECT COUNT(*) FROM ` + t + ` WHERE fh = $1 AND expires > $2`,

@@ -41,8 +41,10 @@
 // only for bounded functions; for others a hit is a plain SELECT.
 //
 // Each Set of a bounded function runs in one transaction under a lock of
-// that function's — pg_advisory_xact_lock in PostgreSQL, the function's row
-// of the NAME_fn table in MySQL, the database's write lock in SQLite — and
+// that function's — pg_advisory_xact_lock in PostgreSQL (inside a PL/pgSQL
+// function the store creates, NAME_set, so a Set is one round trip), the
+// function's row of the NAME_fn table in MySQL, the database's write lock
+// in SQLite — and
 // deletes the function's expired entries and its live entries beyond
 // maxsize by identity, so concurrent writers in any number of processes
 // never leave more than maxsize live entries. Deadlocks, serialization

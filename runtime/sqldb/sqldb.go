@@ -30,7 +30,7 @@ type Store struct {
 	q       queries
 
 	// Prepared once; database/sql re-prepares them per connection.
-	get, touch, bump, put, lock, victims, evict, sweep, clear, forget, count *sql.Stmt
+	get, touch, bump, put, setBounded, lock, victims, evict, sweep, clear, forget, count *sql.Stmt
 
 	closed  atomic.Bool
 	sets    atomic.Uint64 // TTL Sets of unbounded functions, to pace sweeps
@@ -50,8 +50,8 @@ type options struct {
 // DefaultTable, "picocache"). The name must be a plain identifier: a
 // letter or underscore, then up to 47 letters, digits or underscores.
 // Derived objects take the name plus a suffix: NAME_lru (index) in every
-// dialect, NAME_used (sequence) in PostgreSQL, NAME_fn (lock rows) in
-// MySQL.
+// dialect; NAME_used (sequence) and NAME_set (function) in PostgreSQL;
+// NAME_fn (lock rows) in MySQL.
 func WithTable(name string) Option {
 	return func(o *options) error {
 		if !tableName.MatchString(name) {
@@ -141,6 +141,10 @@ func (s *Store) createTable(ctx context.Context) error {
 	return nil
 }
 
+// lockKey is the second key of fn's advisory lock in PostgreSQL. Two
+// functions sharing a key only take turns; it never mixes their entries.
+func lockKey(fh []byte) int32 { return int32(binary.BigEndian.Uint32(fh)) }
+
 // PostgreSQL advisory lock classes (the first key of the two-key form):
 // "PicC" for a function's Sets, "PicD" for table creation.
 const (
@@ -153,7 +157,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		stmt **sql.Stmt
 		text string
 	}{
-		{&s.get, s.q.get}, {&s.touch, s.q.touch}, {&s.bump, s.q.bump}, {&s.put, s.q.put},
+		{&s.get, s.q.get}, {&s.touch, s.q.touch}, {&s.bump, s.q.bump}, {&s.put, s.q.put}, {&s.setBounded, s.q.setBounded},
 		{&s.lock, s.q.lock}, {&s.victims, s.q.victims}, {&s.evict, s.q.evict}, {&s.sweep, s.q.sweep},
 		{&s.clear, s.q.clear}, {&s.forget, s.q.forget}, {&s.count, s.q.count},
 	} {
@@ -174,7 +178,7 @@ func (s *Store) prepare(ctx context.Context) error {
 
 func (s *Store) closeStmts() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{s.get, s.touch, s.bump, s.put, s.lock, s.victims, s.evict, s.sweep, s.clear, s.forget, s.count} {
+	for _, st := range []*sql.Stmt{s.get, s.touch, s.bump, s.put, s.setBounded, s.lock, s.victims, s.evict, s.sweep, s.clear, s.forget, s.count} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -269,7 +273,8 @@ const sweepEvery = 64
 // when lim.MaxSize is positive, deletes fn's expired entries and its live
 // entries beyond the lim.MaxSize most recently used. For a bounded
 // function both steps run in one transaction that holds fn's lock (an
-// advisory lock in PostgreSQL, fn's row of the NAME_fn table in MySQL,
+// advisory lock in PostgreSQL, taken by the NAME_set function so that the
+// whole Set is one round trip; fn's row of the NAME_fn table in MySQL;
 // SQLite's write lock), so concurrent Sets from any process never leave
 // more than lim.MaxSize live entries.
 func (s *Store) Set(ctx context.Context, fn string, key, value []byte, lim runtime.Limits) error {
@@ -295,8 +300,13 @@ func (s *Store) Set(ctx context.Context, fn string, key, value []byte, lim runti
 				return err
 			})
 		}
+	} else if s.dialect == Postgres {
+		err = s.retry(ctx, func() error {
+			_, err := s.setBounded.ExecContext(ctx, fh, kh, key, value, exp, t, lim.MaxSize, lockKey(fh))
+			return err
+		})
 	} else {
-		err = s.retry(ctx, func() error { return s.setBounded(ctx, fh, kh, key, value, exp, t, lim.MaxSize) })
+		err = s.retry(ctx, func() error { return s.setBoundedTx(ctx, fh, kh, key, value, exp, t, lim.MaxSize) })
 	}
 	if err != nil {
 		return fmt.Errorf("sqldb: set: %w", err)
@@ -304,20 +314,17 @@ func (s *Store) Set(ctx context.Context, fn string, key, value []byte, lim runti
 	return nil
 }
 
-func (s *Store) setBounded(ctx context.Context, fh, kh, key, value []byte, exp, t, maxSize int64) error {
+// setBoundedTx is a bounded Set in MySQL and SQLite.
+func (s *Store) setBoundedTx(ctx context.Context, fh, kh, key, value []byte, exp, t, maxSize int64) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	switch s.dialect {
-	case Postgres:
-		_, err = tx.StmtContext(ctx, s.lock).ExecContext(ctx, lockClassSet, int32(binary.BigEndian.Uint32(fh)))
-	case MySQL:
-		_, err = tx.StmtContext(ctx, s.lock).ExecContext(ctx, fh)
-	}
-	if err != nil {
-		return err
+	if s.dialect == MySQL {
+		if _, err := tx.StmtContext(ctx, s.lock).ExecContext(ctx, fh); err != nil {
+			return err
+		}
 	}
 	if _, err := tx.StmtContext(ctx, s.put).ExecContext(ctx, fh, kh, key, value, exp); err != nil {
 		return err

@@ -81,7 +81,7 @@ func dropTable(t testing.TB, s *sqldb.Store) {
 	var stmts []string
 	switch s.Dialect() {
 	case sqldb.Postgres:
-		stmts = []string{`DROP TABLE IF EXISTS "` + name + `"`, `DROP SEQUENCE IF EXISTS "` + name + `_used"`}
+		stmts = []string{`DROP TABLE IF EXISTS "` + name + `"`, `DROP SEQUENCE IF EXISTS "` + name + `_used"`, `DROP FUNCTION IF EXISTS "` + name + `_set"`}
 	case sqldb.MySQL:
 		stmts = []string{"DROP TABLE IF EXISTS `" + name + "`", "DROP TABLE IF EXISTS `" + name + "_fn`"}
 	default:

@@ -1,0 +1,5 @@
+//go:build !race
+
+package keytest
+
+const raceEnabled = false

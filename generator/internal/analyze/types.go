@@ -68,6 +68,11 @@ func (a *analyzer) conv(t types.Type) *model.Type {
 		}
 		m.KeyMethod, m.PtrKeyMethod = keyMethod(t)
 		m.BinaryValue, m.PtrMarshaller = binaryValue(t)
+		if isTimeStruct(t.Underlying()) {
+			// type Day time.Time: encoded as a time.Time, by conversion.
+			m.Underlying = &model.Type{Kind: model.Time, ID: "time.Time"}
+			return m
+		}
 		m.Underlying = a.conv(t.Underlying())
 		return m
 	case *types.Pointer:
@@ -146,6 +151,22 @@ func (a *analyzer) conv(t types.Type) *model.Type {
 		return &model.Type{Kind: model.Unsupported, Name: "a type parameter", ID: "typeparam"}
 	}
 	return &model.Type{Kind: model.Unsupported, Name: types.TypeString(t, a.qual), ID: "unsupported"}
+}
+
+// isTimeStruct reports whether t is time.Time's underlying struct type,
+// which a type defined as time.Time has.
+func isTimeStruct(t types.Type) bool {
+	s, ok := t.(*types.Struct)
+	if !ok || s.NumFields() != 3 {
+		return false
+	}
+	for i, name := range []string{"wall", "ext", "loc"} {
+		f := s.Field(i)
+		if f.Name() != name || f.Pkg() == nil || f.Pkg().Path() != "time" {
+			return false
+		}
+	}
+	return true
 }
 
 // keyMethod reports whether t, or only *t, has the method

@@ -1,0 +1,53 @@
+# PicoCache for Go.
+#   make demo   generate, build and run the demo twice: the second run finds the first run's results
+#   make test   the full test suite (what CI runs)
+#   make bench  benchmarks against the peers, side by side
+GO ?= go
+
+# Packages whose generated code is committed and must not drift.
+GENERATED := ./examples/... ./internal/bench/...
+
+.PHONY: demo generate test check-format check-generated fuzz bench
+
+demo: generate
+	@mkdir -p bin
+	$(GO) build -o bin/demo ./examples/demo
+	@rm -f examples/demo/picocache.db examples/demo/picocache.db-wal examples/demo/picocache.db-shm
+	@echo; echo "== run 1: a fresh ./picocache.db, so every result is computed and stored"
+	@cd examples/demo && ../../bin/demo
+	@echo; echo "== run 2: a new process, the same ./picocache.db: the results of run 1"
+	@cd examples/demo && ../../bin/demo
+
+generate:
+	$(GO) generate $(GENERATED)
+
+test: check-format
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+	$(MAKE) check-generated
+	$(MAKE) fuzz
+
+check-format:
+	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './testdata/*' -not -path '*/testdata/*')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+# Regenerate the committed generated code and fail on any difference.
+check-generated: generate
+	@if git rev-parse --git-dir >/dev/null 2>&1; then \
+		git diff --exit-code --stat -- examples internal/bench || \
+		{ echo "generated code is stale: run 'make generate' and commit"; exit 1; }; \
+	fi
+
+# A brief run of every fuzz target beyond its committed seed corpus.
+FUZZTIME ?= 10s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "fuzz $$pkg $$target"; \
+			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg >/dev/null || exit 1; \
+		done; \
+	done
+
+BENCHTIME ?= 1s
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./internal/bench ./runtime/...

@@ -4,4 +4,4 @@
 // picogen like any user's. Run them with make bench.
 package bench
 
-//go:generate go run github.com/picocache/picocache/cmd/picogen
+//go:generate go tool picogen

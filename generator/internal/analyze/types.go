@@ -119,7 +119,13 @@ func (a *analyzer) conv(t types.Type) *model.Type {
 		if t.Empty() {
 			return &model.Type{Kind: model.Interface, Name: "any", Empty: true, ID: "any"}
 		}
-		return &model.Type{Kind: model.Interface, Name: types.TypeString(t, a.qual), ID: types.TypeString(t, func(p *types.Package) string { return p.Path() })}
+		name := types.TypeString(t, a.qual)
+		if strings.Contains(name, ".") {
+			// Its methods mention other packages' types, which the
+			// generated file would have to import by name.
+			return &model.Type{Kind: model.Unsupported, Name: "an unnamed interface type that mentions other packages' types (declare a named interface type)", ID: "interface"}
+		}
+		return &model.Type{Kind: model.Interface, Name: name, ID: types.TypeString(t, func(p *types.Package) string { return p.Path() })}
 	case *types.Chan:
 		e := a.conv(t.Elem())
 		m := &model.Type{Kind: model.ChanType, Elem: e, Name: "a channel type (" + types.TypeString(t, a.qual) + ")"}
@@ -268,8 +274,8 @@ func problem(t *model.Type, pkg string, key bool, seen map[*model.Type]bool) str
 		}
 		return "only a last error result is supported, and it is never stored"
 	case model.Interface:
-		if key {
-			return ""
+		if !key && !t.Empty {
+			return "only the empty interface (any) can be stored: its dynamic values of predeclared types, []byte, time.Time, []any and map[string]any are restored"
 		}
 		return ""
 	case model.Named:

@@ -34,9 +34,11 @@ type Store interface {
 	Get(ctx context.Context, fn string, key []byte, lim Limits) (value []byte, ok bool, err error)
 
 	// Set stores value under key in fn, replacing any previous value, and
-	// makes it fn's most recently used entry. In the same atomic step, as
-	// seen by every client of the backend, it evicts fn's least recently
-	// used entries so that fn holds at most lim.MaxSize live entries.
+	// makes it fn's most recently used entry (for limits other than a
+	// positive MaxSize a store may skip that bookkeeping, as for Get). In
+	// the same atomic step, as seen by every client of the backend, it
+	// evicts fn's least recently used entries so that fn holds at most
+	// lim.MaxSize live entries.
 	// With lim.MaxSize == 0 Set stores nothing; with Unbounded it never
 	// evicts. A positive lim.TTL makes the entry expire that long after
 	// this Set.

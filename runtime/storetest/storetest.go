@@ -318,10 +318,17 @@ func testShrinkMaxSize(t *testing.T, s runtime.Store) {
 		mustSet(t, s, fn, fmt.Sprint(i), "v", unbounded)
 	}
 	mustSet(t, s, fn, "5", "v", bounded(2))
+	// Unbounded Sets need not record recency (see Store.Set), so which
+	// older entry survives is the store's choice; the newest must.
 	wantLen(t, s, fn, 2)
 	wantGet(t, s, fn, "5", bounded(2), "v")
-	wantGet(t, s, fn, "4", bounded(2), "v")
-	wantGet(t, s, fn, "0", bounded(2), "<absent>")
+	// From here on the function is bounded and the order is exact.
+	mustSet(t, s, fn, "6", "v", bounded(2))
+	mustSet(t, s, fn, "7", "v", bounded(2))
+	wantGet(t, s, fn, "5", bounded(2), "<absent>")
+	wantGet(t, s, fn, "6", bounded(2), "v")
+	wantGet(t, s, fn, "7", bounded(2), "v")
+	wantLen(t, s, fn, 2)
 }
 
 func testTTL(t *testing.T, s runtime.Store) {

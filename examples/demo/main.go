@@ -4,7 +4,12 @@
 //
 //	go generate ./examples/... && cd examples/demo && go run . && go run .
 //
-// With -clear it empties both functions' entries first.
+// With -clear it empties both functions' entries first. The demo links
+// every store, so PICOCACHE_URL may name any of them:
+//
+//	PICOCACHE_URL=redis://127.0.0.1:6379 go run ./examples/demo
+//	PICOCACHE_URL=postgres://postgres@127.0.0.1/test go run ./examples/demo
+//	PICOCACHE_URL=mysql://root@127.0.0.1/test go run ./examples/demo
 package main
 
 import (
@@ -12,10 +17,16 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"net/url"
 	"os"
 	"time"
 
+	_ "github.com/go-sql-driver/mysql" // mysql:// through runtime/sqldb
+	_ "github.com/jackc/pgx/v5/stdlib" // postgres:// through runtime/sqldb
+
 	"github.com/picocache/picocache/runtime"
+	_ "github.com/picocache/picocache/runtime/redis" // redis://, rediss://
+	_ "github.com/picocache/picocache/runtime/sqldb" // postgres://, postgresql://, mysql://
 )
 
 //go:generate go tool picogen
@@ -65,9 +76,12 @@ func main() {
 	ctx := context.Background()
 	defer runtime.CloseDefault()
 
-	store := os.Getenv("PICOCACHE_URL")
-	if store == "" {
-		store = "./picocache.db (SQLite, the default)"
+	store := "./picocache.db (SQLite, the default)"
+	if raw := os.Getenv("PICOCACHE_URL"); raw != "" {
+		store = raw
+		if u, err := url.Parse(raw); err == nil {
+			store = u.Redacted()
+		}
 	}
 	fmt.Printf("PicoCache demo, store %s\n\n", store)
 	if *clearFirst {

@@ -96,6 +96,29 @@ func redactRaw(raw string) string {
 	return "(unparsable URL)"
 }
 
+// DefaultStoreTimeout is how long a call waits for one store operation
+// (a Get, or the Set after a miss) before it gives up on the store, counts
+// a failure and goes on without it.
+const DefaultStoreTimeout = 5 * time.Second
+
+var storeTimeout atomic.Int64 // a time.Duration; 0 means none
+
+func init() { storeTimeout.Store(int64(DefaultStoreTimeout)) }
+
+// SetStoreTimeout sets how long a call waits for one store operation
+// (DefaultStoreTimeout unless set); zero or less means no limit beyond
+// the caller's context and the store's own timeouts. A slow store then
+// costs a call at most about this long, never its result.
+func SetStoreTimeout(d time.Duration) { storeTimeout.Store(int64(max(d, 0))) }
+
+// withStoreTimeout bounds ctx by the store timeout.
+func withStoreTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if d := time.Duration(storeTimeout.Load()); d > 0 {
+		return context.WithTimeout(ctx, d)
+	}
+	return ctx, func() {}
+}
+
 // logInterval is the least time between two logs of one function's store
 // failures.
 const logInterval = 10 * time.Second

@@ -307,7 +307,7 @@ func (f *Func[R]) doStore(ctx context.Context, b *binding, key []byte, compute f
 	kb := []byte(k)
 	if b.err != nil {
 		f.storeFailed("open", b.err)
-	} else if raw, ok, err := b.store.Get(ctx, f.ns, kb, f.lim); err != nil {
+	} else if raw, ok, err := f.storeGet(ctx, b.store, kb); err != nil {
 		if ctx.Err() == nil {
 			f.storeFailed("get", err)
 		}
@@ -335,11 +335,21 @@ func (f *Func[R]) doStore(ctx context.Context, b *binding, key []byte, compute f
 	// instead of missing in the store and computing again.
 	close(fl.done)
 	// The result is stored even if this caller has gone: others want it.
-	if err := b.store.Set(context.WithoutCancel(ctx), f.ns, kb, f.encode(r), f.lim); err != nil {
+	sctx, cancel := withStoreTimeout(context.WithoutCancel(ctx))
+	err = b.store.Set(sctx, f.ns, kb, f.encode(r), f.lim)
+	cancel()
+	if err != nil {
 		f.storeFailed("set", err)
 	}
 	removeFlight()
 	return r, nil
+}
+
+// storeGet is s.Get bounded by the store timeout.
+func (f *Func[R]) storeGet(ctx context.Context, s Store, key []byte) ([]byte, bool, error) {
+	ctx, cancel := withStoreTimeout(ctx)
+	defer cancel()
+	return s.Get(ctx, f.ns, key, f.lim)
 }
 
 // lead runs compute for the callers sharing fl and records its outcome

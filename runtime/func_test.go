@@ -297,3 +297,39 @@ func BenchmarkMemoryHit(b *testing.B) {
 		call(f, &runs, i&1023)
 	}
 }
+
+// stalling is a store whose Get and Set hang until their context ends,
+// like a server that stopped answering.
+type stalling struct{ runtime.Store }
+
+func (stalling) Get(ctx context.Context, fn string, key []byte, lim runtime.Limits) ([]byte, bool, error) {
+	<-ctx.Done()
+	return nil, false, ctx.Err()
+}
+
+func (stalling) Set(ctx context.Context, fn string, key, value []byte, lim runtime.Limits) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func TestSlowStoreCostsTimeNotResults(t *testing.T) {
+	captureLogs(t)
+	runtime.SetStoreTimeout(20 * time.Millisecond)
+	t.Cleanup(func() { runtime.SetStoreTimeout(runtime.DefaultStoreTimeout) })
+	f := newFunc(t, 10)
+	f.Bind(stalling{runtime.NewMemory()})
+	var runs atomic.Int64
+	done := make(chan int)
+	go func() { done <- call(f, &runs, 3) }()
+	select {
+	case got := <-done:
+		if got != 30 {
+			t.Errorf("with a stalled store: got %d, want 30", got)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a stalled store held the call beyond the store timeout")
+	}
+	if info, _ := f.Info(context.Background()); info.StoreErrors != 2 {
+		t.Errorf("StoreErrors = %d, want 2 (the Get and the Set timed out)", info.StoreErrors)
+	}
+}

@@ -96,19 +96,19 @@ func redactRaw(raw string) string {
 	return "(unparsable URL)"
 }
 
-// DefaultStoreTimeout is how long a call waits for one store operation
-// (a Get, or the Set after a miss) before it gives up on the store, counts
-// a failure and goes on without it.
-const DefaultStoreTimeout = 5 * time.Second
+// storeTimeout bounds each store operation of a call when positive.
+// It is off by default: every store in this module bounds its own
+// operations (SQLite by its busy timeout, Redis by its dial and read
+// timeouts, runtime/sqldb by its operation timeout), and a deadline here
+// would cost every hit a timer and, in database/sql, a goroutine.
+var storeTimeout atomic.Int64 // a time.Duration
 
-var storeTimeout atomic.Int64 // a time.Duration; 0 means none
-
-func init() { storeTimeout.Store(int64(DefaultStoreTimeout)) }
-
-// SetStoreTimeout sets how long a call waits for one store operation
-// (DefaultStoreTimeout unless set); zero or less means no limit beyond
-// the caller's context and the store's own timeouts. A slow store then
-// costs a call at most about this long, never its result.
+// SetStoreTimeout bounds how long a call waits for each store operation
+// (a Get, or the Set after a miss); zero, the default, leaves it to the
+// store's own timeouts and the caller's context. Past the limit the call
+// counts a store failure and goes on without the store: a slow store
+// costs a call time, never its result. Use it with a store of your own
+// that may block without bound.
 func SetStoreTimeout(d time.Duration) { storeTimeout.Store(int64(max(d, 0))) }
 
 // withStoreTimeout bounds ctx by the store timeout.

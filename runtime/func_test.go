@@ -315,7 +315,7 @@ func (stalling) Set(ctx context.Context, fn string, key, value []byte, lim runti
 func TestSlowStoreCostsTimeNotResults(t *testing.T) {
 	captureLogs(t)
 	runtime.SetStoreTimeout(20 * time.Millisecond)
-	t.Cleanup(func() { runtime.SetStoreTimeout(runtime.DefaultStoreTimeout) })
+	t.Cleanup(func() { runtime.SetStoreTimeout(0) })
 	f := newFunc(t, 10)
 	f.Bind(stalling{runtime.NewMemory()})
 	var runs atomic.Int64

@@ -53,3 +53,44 @@ func SquareCached(n int) int {
 
 // A compile error here means Square's signature changed: re-run go generate.
 var _ func(int) int = Square
+
+// CubeCache is the cache of Cube: Info reports its statistics, Clear empties it in
+// every process, and Bind makes it use a given store.
+var CubeCache = runtime.New[int](
+	runtime.Config{
+		Name:    "github.com/picocache/picocache/internal/bench.Cube",
+		Version: "0a1deca1629d4f7b",
+		MaxSize: runtime.Unbounded,
+	},
+	runtime.Codec[int]{
+		Type: "picogen1 int",
+		Append: func(dst []byte, v int) []byte {
+			return runtime.AppendUint64(dst, uint64(v))
+		},
+		Decode: func(src []byte) (int, error) {
+			dec := runtime.NewDecoder(src)
+			d := &dec
+			v := d.Int()
+			return v, d.Finish()
+		},
+	},
+)
+
+// CubeCached is Cube memoized in CubeCache: it returns the stored result for equal
+// arguments, and calls it (once for concurrent equal calls) otherwise.
+func CubeCached(n int) int {
+	var keyBuf [8]byte
+	key := keyBuf[:0]
+	key = runtime.AppendUint64(key, uint64(n))
+	res, err := CubeCache.Do(context.Background(), key, func(context.Context) (int, error) {
+		return Cube(n), nil
+	})
+	if err != nil {
+		// Only a waiter whose context ended gets an error: compute here.
+		return Cube(n)
+	}
+	return res
+}
+
+// A compile error here means Cube's signature changed: re-run go generate.
+var _ func(int) int = Cube

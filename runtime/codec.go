@@ -35,6 +35,24 @@ import (
 	"time"
 )
 
+// MaxDepth bounds how deep generated code follows a recursive type (a
+// type that contains itself through pointers, slices or maps, such as
+// type Node struct{ Next *Node }): one level per value of such a named
+// type on the way down, each node of a linked list for instance. A value
+// nested deeper, a cyclic one most often, would otherwise recurse without
+// end: an argument that deep runs its call uncached, and a result that
+// deep is returned but neither stored nor shared (see [ErrTooDeep]).
+// Dynamic values of interface arguments have their own, lower, limit of
+// 64 levels ([AppendAny]).
+const MaxDepth = 1000
+
+// ErrTooDeep is what a generated wrapper's computation returns to
+// [Func.Do], with its result, when that result nests deeper than
+// [MaxDepth]: Do then neither stores it nor hands it to waiting callers,
+// which compute their own, and the wrapper returns the result to its
+// caller. Users of generated wrappers never see it.
+var ErrTooDeep = errors.New("picocache: result nested deeper than runtime.MaxDepth (a cyclic value?): not stored")
+
 // AppendBool appends v as one byte, 0 or 1. For generated code.
 func AppendBool(dst []byte, v bool) []byte {
 	if v {

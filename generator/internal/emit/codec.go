@@ -14,9 +14,77 @@ import (
 // types finite and each helper's body shallow.
 
 // fallible reports whether encoding t into a key can fail: it holds an
-// interface whose dynamic value may be of an unsupported type.
+// interface whose dynamic value may be of an unsupported type, or it is
+// recursive and a value may nest deeper than runtime.MaxDepth.
 func (e *emitter) fallible(t *model.Type) bool {
-	return fallibleSeen(t, map[*model.Type]bool{})
+	return fallibleSeen(t, map[*model.Type]bool{}) || e.recursive(t, true)
+}
+
+// recursive reports whether encoding t (into a key, or as a value) can
+// follow a cycle of types: a named type that contains itself through
+// pointers, slices or maps. Helpers of such types take a depth and give
+// up beyond runtime.MaxDepth, so that a cyclic value cannot recurse
+// without end; helpers of other types stay as they are. A type that
+// encodes itself (a key method, MarshalBinary) ends the walk, and so does
+// an interface, whose dynamic value the runtime bounds itself.
+func (e *emitter) recursive(t *model.Type, key bool) bool {
+	memo := e.recValue
+	if key {
+		memo = e.recKey
+	}
+	if r, ok := memo[t]; ok {
+		return r
+	}
+	// Depth-first search for a cycle among the types reachable from t.
+	const (
+		active = 1
+		done   = 2
+	)
+	state := map[*model.Type]int{}
+	var visit func(*model.Type) bool
+	visit = func(n *model.Type) bool {
+		switch state[n] {
+		case active:
+			return true
+		case done:
+			return false
+		}
+		state[n] = active
+		for _, c := range encodedParts(n, key) {
+			if visit(c) {
+				return true
+			}
+		}
+		state[n] = done
+		return false
+	}
+	r := visit(t)
+	memo[t] = r
+	return r
+}
+
+// encodedParts returns the types whose encodings make up t's.
+func encodedParts(t *model.Type, key bool) []*model.Type {
+	switch t.Kind {
+	case model.Named:
+		if key && (t.KeyMethod || t.PtrKeyMethod) || !key && t.BinaryValue {
+			return nil
+		}
+		return []*model.Type{t.Underlying}
+	case model.Pointer, model.Slice, model.Array:
+		return []*model.Type{t.Elem}
+	case model.Map:
+		return []*model.Type{t.Key, t.Elem}
+	case model.Struct:
+		var ps []*model.Type
+		for _, f := range t.Fields {
+			if f.Name != "_" {
+				ps = append(ps, f.Type)
+			}
+		}
+		return ps
+	}
+	return nil
 }
 
 func fallibleSeen(t *model.Type, seen map[*model.Type]bool) bool {
@@ -48,8 +116,9 @@ func fallibleSeen(t *model.Type, seen map[*model.Type]bool) bool {
 
 // keyStmt appends the statements writing v (an addressable expression of
 // type t) into k; fail emits what to do when a dynamic value cannot be
-// encoded.
-func (e *emitter) keyStmt(g *Group, kName, okName string, t *model.Type, v *Statement, fail func(*Group), typed bool) {
+// encoded, or a recursive value nests too deep. depth is the nesting so
+// far, passed to the helpers of recursive types.
+func (e *emitter) keyStmt(g *Group, kName, okName string, t *model.Type, v *Statement, fail func(*Group), typed bool, depth Code) {
 	k := func() *Statement { return Id(kName) }
 	switch t.Kind {
 	case model.Basic:
@@ -85,8 +154,12 @@ func (e *emitter) keyStmt(g *Group, kName, okName string, t *model.Type, v *Stat
 		}
 	}
 	name := e.keyHelper(t, typed)
+	args := []Code{k(), v}
+	if e.recursive(t, true) {
+		args = append(args, depth)
+	}
 	if e.fallible(t) {
-		g.If(List(k(), Id(okName)).Op("=").Id(name).Call(k(), v), Op("!").Id(okName)).BlockFunc(fail)
+		g.If(List(k(), Id(okName)).Op("=").Id(name).Call(args...), Op("!").Id(okName)).BlockFunc(fail)
 		return
 	}
 	g.Add(k().Op("=").Id(name).Call(k(), v))
@@ -180,15 +253,23 @@ func (e *emitter) keyHelper(t *model.Type, typed bool) string {
 		}
 		return Return(Id("k"))
 	}
+	recursive := e.recursive(t, true)
 	body := BlockFunc(func(g *Group) {
 		if fallible {
 			g.Var().Id("ok").Bool()
+		}
+		if recursive && t.Kind == model.Named {
+			g.If(Id("depth").Op(">=").Add(rt("MaxDepth"))).BlockFunc(func(g *Group) {
+				g.Comment("Nested too deep, cyclic most likely: no key.")
+				fail(g)
+			})
+			g.Id("depth").Op("++")
 		}
 		switch u.Kind {
 		case model.Slice:
 			g.Id("k").Op("=").Add(rt("AppendLen")).Call(Id("k"), Len(Id("v")), Id("v").Op("==").Nil())
 			g.For(Id("i").Op(":=").Range().Id("v")).BlockFunc(func(g *Group) {
-				e.keyStmt(g, "k", "ok", u.Elem, Id("v").Index(Id("i")), fail, typed)
+				e.keyStmt(g, "k", "ok", u.Elem, Id("v").Index(Id("i")), fail, typed, Id("depth"))
 			})
 		case model.Array:
 			if u.Elem.Kind == model.Basic && u.Elem.ID == "uint8" {
@@ -196,7 +277,7 @@ func (e *emitter) keyHelper(t *model.Type, typed bool) string {
 				break
 			}
 			g.For(Id("i").Op(":=").Range().Id("v")).BlockFunc(func(g *Group) {
-				e.keyStmt(g, "k", "ok", u.Elem, Id("v").Index(Id("i")), fail, typed)
+				e.keyStmt(g, "k", "ok", u.Elem, Id("v").Index(Id("i")), fail, typed, Id("depth"))
 			})
 		case model.Map:
 			g.Id("k").Op("=").Add(rt("AppendLen")).Call(Id("k"), Len(Id("v")), Id("v").Op("==").Nil())
@@ -205,8 +286,8 @@ func (e *emitter) keyHelper(t *model.Type, typed bool) string {
 			g.Id("spans").Op(":=").Id("sb").Index(Empty(), Lit(0))
 			g.For(List(Id("mk"), Id("mv")).Op(":=").Range().Id("v")).BlockFunc(func(g *Group) {
 				g.Id("s").Op(":=").Len(Id("k"))
-				e.keyStmt(g, "k", "ok", u.Key, Id("mk"), fail, typed)
-				e.keyStmt(g, "k", "ok", u.Elem, Id("mv"), fail, typed)
+				e.keyStmt(g, "k", "ok", u.Key, Id("mk"), fail, typed, Id("depth"))
+				e.keyStmt(g, "k", "ok", u.Elem, Id("mv"), fail, typed, Id("depth"))
 				g.Id("spans").Op("=").Append(Id("spans"), Id("s"), Len(Id("k")))
 			})
 			g.Id("k").Op("=").Add(rt("SortEntries")).Call(Id("k"), Id("spans"))
@@ -215,7 +296,7 @@ func (e *emitter) keyHelper(t *model.Type, typed bool) string {
 				if f.Name == "_" {
 					continue
 				}
-				e.keyStmt(g, "k", "ok", f.Type, Id("v").Dot(f.Name), fail, typed)
+				e.keyStmt(g, "k", "ok", f.Type, Id("v").Dot(f.Name), fail, typed, Id("depth"))
 			}
 		case model.Pointer:
 			g.If(Id("v").Op("==").Nil()).Block(
@@ -223,15 +304,20 @@ func (e *emitter) keyHelper(t *model.Type, typed bool) string {
 				ret(),
 			)
 			g.Id("k").Op("=").Append(Id("k"), Lit(1))
-			e.keyStmt(g, "k", "ok", u.Elem, Parens(Op("*").Id("v")), fail, typed)
+			e.keyStmt(g, "k", "ok", u.Elem, Parens(Op("*").Id("v")), fail, typed, Id("depth"))
 		default:
 			// A named type whose underlying type is written inline.
-			e.keyStmt(g, "k", "ok", u, Id("v"), fail, typed)
+			e.keyStmt(g, "k", "ok", u, Id("v"), fail, typed, Id("depth"))
 		}
 		g.Add(ret())
 	})
 	comment := fmt.Sprintf("%s writes a %s into a cache key.", name, e.describe(t))
-	e.out[slot] = Comment(comment).Line().Func().Id(name).Params(Id("k").Index().Byte(), Id("v").Add(e.typ(t))).Add(results).Add(body)
+	params := []Code{Id("k").Index().Byte(), Id("v").Add(e.typ(t))}
+	if recursive {
+		comment += " It reports false beyond runtime.MaxDepth levels of recursion."
+		params = append(params, Id("depth").Int())
+	}
+	e.out[slot] = Comment(comment).Line().Func().Id(name).Params(params...).Add(results).Add(body)
 	return name
 }
 
@@ -600,4 +686,74 @@ func minSizeSeen(t *model.Type, seen map[*model.Type]bool) int {
 		return n
 	}
 	return 1
+}
+
+// fitsStmt appends a statement returning false from the enclosing helper
+// when v, of a recursive type t, nests deeper than runtime.MaxDepth.
+func (e *emitter) fitsStmt(g *Group, t *model.Type, v *Statement, depth Code) {
+	g.If(Op("!").Id(e.fitsHelper(t)).Call(v, depth)).Block(Return(False()))
+}
+
+// fitsHelper returns the name of the helper reporting whether a value of
+// the recursive type t nests at most runtime.MaxDepth levels deep, so that
+// its encoding is finite and it may be stored: the generated wrapper runs
+// it on a fresh result before handing it to the runtime. It visits only
+// the parts of t that can recurse.
+func (e *emitter) fitsHelper(t *model.Type) string {
+	id := "fits " + t.ID
+	if name, ok := e.helpers[id]; ok {
+		return name
+	}
+	name := e.helperName("picocacheFits", t)
+	e.helpers[id] = name
+	slot := len(e.out)
+	e.out = append(e.out, nil)
+	u := t
+	if t.Kind == model.Named {
+		u = t.Underlying
+	}
+	rec := func(t *model.Type) bool { return e.recursive(t, false) }
+	depth := Id("depth")
+	body := BlockFunc(func(g *Group) {
+		if t.Kind == model.Named {
+			g.If(Id("depth").Op(">=").Add(rt("MaxDepth"))).Block(Return(False()))
+			g.Id("depth").Op("++")
+		}
+		switch u.Kind {
+		case model.Slice, model.Array:
+			g.For(Id("i").Op(":=").Range().Id("v")).BlockFunc(func(g *Group) {
+				e.fitsStmt(g, u.Elem, Id("v").Index(Id("i")), depth)
+			})
+		case model.Map:
+			mk, mv := Id("_"), Id("mv")
+			if rec(u.Key) {
+				mk = Id("mk")
+			}
+			loop := List(mk, mv)
+			if !rec(u.Elem) {
+				loop = Id("mk")
+			}
+			g.For(loop.Op(":=").Range().Id("v")).BlockFunc(func(g *Group) {
+				if rec(u.Key) {
+					e.fitsStmt(g, u.Key, Id("mk"), depth)
+				}
+				if rec(u.Elem) {
+					e.fitsStmt(g, u.Elem, Id("mv"), depth)
+				}
+			})
+		case model.Struct:
+			for _, f := range u.Fields {
+				if f.Name != "_" && rec(f.Type) {
+					e.fitsStmt(g, f.Type, Id("v").Dot(f.Name), depth)
+				}
+			}
+		case model.Pointer:
+			g.If(Id("v").Op("==").Nil()).Block(Return(True()))
+			e.fitsStmt(g, u.Elem, Parens(Op("*").Id("v")), depth)
+		}
+		g.Return(True())
+	})
+	comment := fmt.Sprintf("%s reports whether a %s result nests at most runtime.MaxDepth levels deep, so that it can be stored.", name, e.describe(t))
+	e.out[slot] = Comment(comment).Line().Func().Id(name).Params(Id("v").Add(e.typ(t)), Id("depth").Int()).Bool().Add(body)
+	return name
 }

@@ -29,7 +29,8 @@ const (
 // Package renders p as map[file name]contents, the file name relative to
 // the package directory.
 func Package(p *model.Package) (map[string][]byte, error) {
-	e := &emitter{p: p, helpers: map[string]string{}, helperTaken: map[string]bool{}}
+	e := &emitter{p: p, helpers: map[string]string{}, helperTaken: map[string]bool{},
+		recKey: map[*model.Type]bool{}, recValue: map[*model.Type]bool{}}
 	f := NewFilePathName(p.Path, p.Name)
 	for _, n := range p.Taken {
 		e.helperTaken[n] = true
@@ -78,6 +79,8 @@ type emitter struct {
 	helpers     map[string]string // "key "+ID, "val "+ID, "dec "+ID -> helper name
 	helperTaken map[string]bool
 	out         []Code // helper declarations, in order of first use
+	// recKey and recValue memoize recursive for keys and values.
+	recKey, recValue map[*model.Type]bool
 }
 
 // typ renders a model type as Go code.
@@ -298,13 +301,21 @@ func (e *emitter) function(f *File, fn *model.Func) {
 			e.keyStmt(g, "key", "keyOK", p.Type, Id(p.Name), func(g *Group) {
 				g.Comment("An argument no key can hold: call " + e.funcRef(fn) + " uncached.")
 				g.Return(body(ctxExpr))
-			}, fn.Typed)
+			}, fn.Typed, Lit(0))
 		}
 		compute := Func().Params(Id("ctx").Qual("context", "Context")).Params(rType.Clone(), Error())
 		if fn.Ctx == nil {
 			compute = Func().Params(Qual("context", "Context")).Params(rType.Clone(), Error())
 		}
+		deep := false
+		for _, r := range fn.Results {
+			if e.recursive(r, false) {
+				deep = true
+			}
+		}
 		switch {
+		case deep:
+			e.deepCall(g, fn, compute, ctxExpr, body)
 		case fn.Result == "" && fn.HasError:
 			g.Return(Id(fn.Handle).Dot("Do").Call(ctxExpr, Id("key"), compute.Block(Return(body(Id("ctx"))))))
 		case fn.Result == "":
@@ -363,6 +374,78 @@ func (e *emitter) function(f *File, fn *model.Func) {
 	f.Commentf("A compile error here means %s's signature changed: re-run go generate.", e.funcRef(fn))
 	f.Var().Id("_").Func().Params(sigParams...).Params(results...).Op("=").Add(target)
 	f.Line()
+}
+
+// deepCall emits the call through the handle for a function with a
+// result of a recursive type: the computation checks that the result nests
+// at most runtime.MaxDepth levels deep, and otherwise hands it to the
+// runtime with runtime.ErrTooDeep, so that it is neither stored (its
+// encoding would never end if it is cyclic) nor shared; the wrapper
+// returns it, and waiters that got the error compute their own.
+func (e *emitter) deepCall(g *Group, fn *model.Func, compute *Statement, ctxExpr Code, body func(Code) *Statement) {
+	var rs, vals []Code
+	var r Code
+	if fn.Result == "" {
+		rs = []Code{Id("r")}
+		vals = []Code{Id("res")}
+		r = Id("r")
+	} else {
+		for i := range fn.Results {
+			rs = append(rs, Id(fmt.Sprintf("r%d", i)))
+			vals = append(vals, Id("res").Dot(fmt.Sprintf("R%d", i)))
+		}
+		r = Id(fn.Result).Values(rs...)
+	}
+	var checks []*Statement
+	for i, t := range fn.Results {
+		if e.recursive(t, false) {
+			checks = append(checks, Op("!").Id(e.fitsHelper(t)).Call(rs[i], Lit(0)))
+		}
+	}
+	tooDeep := checks[0]
+	for _, c := range checks[1:] {
+		tooDeep = tooDeep.Op("||").Add(c)
+	}
+	if len(checks) > 1 && fn.HasError {
+		tooDeep = Parens(tooDeep)
+	}
+	g.Id("tooDeep").Op(":=").False()
+	inner := func(g *Group) {
+		if fn.HasError {
+			g.List(append(append([]Code{}, rs...), Id("err"))...).Op(":=").Add(body(Id("ctx")))
+			g.If(Id("err").Op("==").Nil().Op("&&").Add(tooDeep)).Block(
+				Id("tooDeep").Op("=").True(),
+				Return(r, rt("ErrTooDeep")),
+			)
+			g.Return(r, Id("err"))
+			return
+		}
+		g.List(rs...).Op(":=").Add(body(Id("ctx")))
+		g.If(tooDeep).Block(
+			Id("tooDeep").Op("=").True(),
+			Return(r, rt("ErrTooDeep")),
+		)
+		g.Return(r, Nil())
+	}
+	g.List(Id("res"), Id("err")).Op(":=").Id(fn.Handle).Dot("Do").Call(ctxExpr, Id("key"), compute.BlockFunc(inner))
+	if fn.HasError {
+		g.If(Id("tooDeep")).Block(
+			Comment("A result nested too deep to store (cyclic?): returned, not cached."),
+			Return(append(vals, Nil())...),
+		)
+		g.If(Id("err").Op("==").Add(rt("ErrTooDeep"))).Block(
+			Comment("Another caller's result was too deep to store: compute here."),
+			Return(body(ctxExpr)),
+		)
+		g.Return(append(vals, Id("err"))...)
+		return
+	}
+	g.If(Id("err").Op("!=").Nil().Op("&&").Op("!").Id("tooDeep")).Block(
+		Comment("Only a waiter whose context ended, or whose computing caller's result"),
+		Comment("was too deep to store, gets an error: compute here."),
+		Return(body(ctxExpr)),
+	)
+	g.Return(vals...)
 }
 
 // keyBufSize is the size of a wrapper's stack buffer for its key: the

@@ -8,6 +8,7 @@ package keytest
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 )
 
@@ -101,3 +102,42 @@ func Loose(v any) string { return "" }
 //
 //picocache:typed
 func Strict(v any) string { return "" }
+
+// Walk counts the nodes of a list, stopping at the first one seen again:
+// a cyclic argument has no key, so its wrapper calls Walk uncached.
+//
+//picocache:maxsize=none
+func Walk(n *Node) int {
+	seen := map[*Node]bool{}
+	c := 0
+	for ; n != nil && !seen[n]; n = n.Next {
+		seen[n] = true
+		c++
+	}
+	return c
+}
+
+// Chain builds a list of n nodes valued 0..n-1 whose last node links back
+// to the first when cyclic: a cyclic result is returned but not stored.
+//
+//picocache:maxsize=none
+func Chain(n int, cyclic bool) (*Node, error) {
+	chainCalls.Add(1)
+	var head, tail *Node
+	for i := range n {
+		nd := &Node{Val: uint8(i)}
+		if head == nil {
+			head = nd
+		} else {
+			tail.Next = nd
+		}
+		tail = nd
+	}
+	if cyclic && tail != nil {
+		tail.Next = head
+	}
+	return head, nil
+}
+
+// chainCalls counts Chain's runs.
+var chainCalls atomic.Int64

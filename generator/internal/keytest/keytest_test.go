@@ -213,7 +213,7 @@ func (g gen) sparse() Tuple {
 }
 
 func key(t Tuple) []byte {
-	k, ok := picocacheKeyTuple(nil, t)
+	k, ok := picocacheKeyTuple(nil, t, 0)
 	if !ok {
 		panic("tuple not encodable")
 	}

@@ -40,15 +40,22 @@ func EchoCached(t Tuple) Tuple {
 	var keyBuf [256]byte
 	key := keyBuf[:0]
 	var keyOK bool
-	if key, keyOK = picocacheKeyTuple(key, t); !keyOK {
+	if key, keyOK = picocacheKeyTuple(key, t, 0); !keyOK {
 		// An argument no key can hold: call Echo uncached.
 		return Echo(t)
 	}
+	tooDeep := false
 	res, err := EchoCache.Do(context.Background(), key, func(context.Context) (Tuple, error) {
-		return Echo(t), nil
+		r := Echo(t)
+		if !picocacheFitsTuple(r, 0) {
+			tooDeep = true
+			return r, runtime.ErrTooDeep
+		}
+		return r, nil
 	})
-	if err != nil {
-		// Only a waiter whose context ended gets an error: compute here.
+	if err != nil && !tooDeep {
+		// Only a waiter whose context ended, or whose computing caller's result
+		// was too deep to store, gets an error: compute here.
 		return Echo(t)
 	}
 	return res
@@ -182,6 +189,103 @@ func StrictCached(v any) string {
 
 // A compile error here means Strict's signature changed: re-run go generate.
 var _ func(any) string = Strict
+
+// WalkCache is the cache of Walk: Info reports its statistics, Clear empties it in
+// every process, and Bind makes it use a given store.
+var WalkCache = runtime.New[int](
+	runtime.Config{
+		Name:    "github.com/picocache/picocache/generator/internal/keytest.Walk",
+		Version: "483875362727a112",
+		MaxSize: runtime.Unbounded,
+	},
+	runtime.Codec[int]{
+		Type: "picogen1 int",
+		Append: func(dst []byte, v int) []byte {
+			return runtime.AppendUint64(dst, uint64(v))
+		},
+		Decode: func(src []byte) (int, error) {
+			dec := runtime.NewDecoder(src)
+			d := &dec
+			v := d.Int()
+			return v, d.Finish()
+		},
+	},
+)
+
+// WalkCached is Walk memoized in WalkCache: it returns the stored result for equal
+// arguments, and calls it (once for concurrent equal calls) otherwise.
+func WalkCached(n *Node) int {
+	var keyBuf [256]byte
+	key := keyBuf[:0]
+	var keyOK bool
+	if key, keyOK = picocacheKey7(key, n, 0); !keyOK {
+		// An argument no key can hold: call Walk uncached.
+		return Walk(n)
+	}
+	res, err := WalkCache.Do(context.Background(), key, func(context.Context) (int, error) {
+		return Walk(n), nil
+	})
+	if err != nil {
+		// Only a waiter whose context ended gets an error: compute here.
+		return Walk(n)
+	}
+	return res
+}
+
+// A compile error here means Walk's signature changed: re-run go generate.
+var _ func(*Node) int = Walk
+
+// ChainCache is the cache of Chain: Info reports its statistics, Clear empties it in
+// every process, and Bind makes it use a given store.
+var ChainCache = runtime.New[*Node](
+	runtime.Config{
+		Name:    "github.com/picocache/picocache/generator/internal/keytest.Chain",
+		Version: "8f1ab1392c65120d",
+		MaxSize: runtime.Unbounded,
+	},
+	runtime.Codec[*Node]{
+		Type: "picogen1 *github.com/picocache/picocache/generator/internal/keytest.Node=struct{Val uint8; Next *github.com/picocache/picocache/generator/internal/keytest.Node; Kids []github.com/picocache/picocache/generator/internal/keytest.Node}",
+		Append: func(dst []byte, v *Node) []byte {
+			return picocacheAppend7(dst, v)
+		},
+		Decode: func(src []byte) (*Node, error) {
+			dec := runtime.NewDecoder(src)
+			d := &dec
+			v := picocacheDecode7(d)
+			return v, d.Finish()
+		},
+	},
+)
+
+// ChainCached is Chain memoized in ChainCache: it returns the stored result for equal
+// arguments, and calls it (once for concurrent equal calls) otherwise.
+func ChainCached(n int, cyclic bool) (*Node, error) {
+	var keyBuf [9]byte
+	key := keyBuf[:0]
+	key = runtime.AppendUint64(key, uint64(n))
+	key = runtime.AppendBool(key, cyclic)
+	tooDeep := false
+	res, err := ChainCache.Do(context.Background(), key, func(context.Context) (*Node, error) {
+		r, err := Chain(n, cyclic)
+		if err == nil && !picocacheFits1(r, 0) {
+			tooDeep = true
+			return r, runtime.ErrTooDeep
+		}
+		return r, err
+	})
+	if tooDeep {
+		// A result nested too deep to store (cyclic?): returned, not cached.
+		return res, nil
+	}
+	if err == runtime.ErrTooDeep {
+		// Another caller's result was too deep to store: compute here.
+		return Chain(n, cyclic)
+	}
+	return res, err
+}
+
+// A compile error here means Chain's signature changed: re-run go generate.
+var _ func(int, bool) (*Node, error) = Chain
 
 // picocacheAppendTuple writes a Tuple result.
 func picocacheAppendTuple(dst []byte, v Tuple) []byte {
@@ -451,9 +555,14 @@ func picocacheDecodeVersion(d *runtime.Decoder) Version {
 	return v
 }
 
-// picocacheKeyTuple writes a Tuple into a cache key.
-func picocacheKeyTuple(k []byte, v Tuple) ([]byte, bool) {
+// picocacheKeyTuple writes a Tuple into a cache key. It reports false beyond runtime.MaxDepth levels of recursion.
+func picocacheKeyTuple(k []byte, v Tuple, depth int) ([]byte, bool) {
 	var ok bool
+	if depth >= runtime.MaxDepth {
+		// Nested too deep, cyclic most likely: no key.
+		return k, false
+	}
+	depth++
 	k = runtime.AppendBool(k, v.B)
 	k = runtime.AppendUint64(k, uint64(v.I))
 	k = runtime.AppendUint8(k, uint8(v.I8))
@@ -477,7 +586,9 @@ func picocacheKeyTuple(k []byte, v Tuple) ([]byte, bool) {
 	if k, ok = picocacheKey6(k, v.Anys); !ok {
 		return k, false
 	}
-	k = picocacheKey7(k, v.Tree)
+	if k, ok = picocacheKey7(k, v.Tree, depth); !ok {
+		return k, false
+	}
 	{
 		mark := len(k)
 		k = v.Ver.AppendCacheKey(runtime.BeginSpan(k))
@@ -566,32 +677,96 @@ func picocacheKey6(k []byte, v []any) ([]byte, bool) {
 	return k, true
 }
 
-// picocacheKey7 writes a *Node into a cache key.
-func picocacheKey7(k []byte, v *Node) []byte {
+// picocacheKey7 writes a *Node into a cache key. It reports false beyond runtime.MaxDepth levels of recursion.
+func picocacheKey7(k []byte, v *Node, depth int) ([]byte, bool) {
+	var ok bool
 	if v == nil {
 		k = append(k, 0)
-		return k
+		return k, true
 	}
 	k = append(k, 1)
-	k = picocacheKeyNode(k, (*v))
-	return k
+	if k, ok = picocacheKeyNode(k, (*v), depth); !ok {
+		return k, false
+	}
+	return k, true
 }
 
-// picocacheKeyNode writes a Node into a cache key.
-func picocacheKeyNode(k []byte, v Node) []byte {
+// picocacheKeyNode writes a Node into a cache key. It reports false beyond runtime.MaxDepth levels of recursion.
+func picocacheKeyNode(k []byte, v Node, depth int) ([]byte, bool) {
+	var ok bool
+	if depth >= runtime.MaxDepth {
+		// Nested too deep, cyclic most likely: no key.
+		return k, false
+	}
+	depth++
 	k = runtime.AppendUint8(k, v.Val)
-	k = picocacheKey7(k, v.Next)
-	k = picocacheKey8(k, v.Kids)
-	return k
+	if k, ok = picocacheKey7(k, v.Next, depth); !ok {
+		return k, false
+	}
+	if k, ok = picocacheKey8(k, v.Kids, depth); !ok {
+		return k, false
+	}
+	return k, true
 }
 
-// picocacheKey8 writes a []Node into a cache key.
-func picocacheKey8(k []byte, v []Node) []byte {
+// picocacheKey8 writes a []Node into a cache key. It reports false beyond runtime.MaxDepth levels of recursion.
+func picocacheKey8(k []byte, v []Node, depth int) ([]byte, bool) {
+	var ok bool
 	k = runtime.AppendLen(k, len(v), v == nil)
 	for i := range v {
-		k = picocacheKeyNode(k, v[i])
+		if k, ok = picocacheKeyNode(k, v[i], depth); !ok {
+			return k, false
+		}
 	}
-	return k
+	return k, true
+}
+
+// picocacheFitsTuple reports whether a Tuple result nests at most runtime.MaxDepth levels deep, so that it can be stored.
+func picocacheFitsTuple(v Tuple, depth int) bool {
+	if depth >= runtime.MaxDepth {
+		return false
+	}
+	depth++
+	if !picocacheFits1(v.Tree, depth) {
+		return false
+	}
+	return true
+}
+
+// picocacheFits1 reports whether a *Node result nests at most runtime.MaxDepth levels deep, so that it can be stored.
+func picocacheFits1(v *Node, depth int) bool {
+	if v == nil {
+		return true
+	}
+	if !picocacheFitsNode((*v), depth) {
+		return false
+	}
+	return true
+}
+
+// picocacheFitsNode reports whether a Node result nests at most runtime.MaxDepth levels deep, so that it can be stored.
+func picocacheFitsNode(v Node, depth int) bool {
+	if depth >= runtime.MaxDepth {
+		return false
+	}
+	depth++
+	if !picocacheFits1(v.Next, depth) {
+		return false
+	}
+	if !picocacheFits2(v.Kids, depth) {
+		return false
+	}
+	return true
+}
+
+// picocacheFits2 reports whether a []Node result nests at most runtime.MaxDepth levels deep, so that it can be stored.
+func picocacheFits2(v []Node, depth int) bool {
+	for i := range v {
+		if !picocacheFitsNode(v[i], depth) {
+			return false
+		}
+	}
+	return true
 }
 
 // picocacheKeyQuery writes a Query into a cache key.

@@ -40,22 +40,31 @@
 // documents), or MAX(used)+1 under SQLite's single writer. Get bumps it
 // only for bounded functions; for others a hit is a plain SELECT.
 //
-// Each Set of a bounded function runs in one transaction under a lock of
-// that function's — pg_advisory_xact_lock in PostgreSQL (inside a PL/pgSQL
-// function the store creates, NAME_set, so a Set is one round trip), the
-// function's row of the NAME_fn table in MySQL, the database's write lock
-// in SQLite — and
-// deletes the function's expired entries and its live entries beyond
-// maxsize by identity, so concurrent writers in any number of processes
-// never leave more than maxsize live entries. Deadlocks, serialization
-// failures and a busy SQLite database are retried a bounded number of
-// times.
+// Each Set of a bounded function runs in one transaction under the lock of
+// that function's row in the companion table NAME_count — a row lock in
+// PostgreSQL (taken inside a PL/pgSQL function the store creates,
+// NAME_set, so a Set is one round trip) and MySQL, the database's write
+// lock in SQLite. The row holds how many rows the function has; the Set
+// keeps it and, when it exceeds maxsize, deletes that many least recently
+// used rows by identity. So concurrent writers in any number of processes
+// never leave more than maxsize entries, and eviction reads and deletes
+// only the rows it evicts: its cost does not grow with maxsize. The count
+// row is made, by counting the function's rows once, at its first bounded
+// Set (and its first after a Clear, which deletes the row with the
+// entries, in one transaction). Unbounded Sets do not keep the count: a
+// function whose Sets are bounded in one process and unbounded in another
+// at the same time (a maxsize change deployed without a version change)
+// can hold more than maxsize entries until it is cleared. Deadlocks,
+// serialization failures and a busy SQLite database are retried a bounded
+// number of times.
 //
 // Expiry is absolute, in Unix nanoseconds taken from the writing process's
 // clock; the clocks of processes sharing a database are assumed to agree to
 // well within the TTLs used. An expired entry is a miss and is not counted
-// by Len; bounded functions delete expired rows on each Set, unbounded
-// ones on one TTL Set in 64.
+// by Len. A bounded function's expired entries are never used again, so
+// they become its least recently used and are the first evicted; until
+// then they take a place among its maxsize rows. Unbounded functions
+// delete expired rows on one TTL Set in 64.
 //
 // This package must not import another store package (runtime/sqlite,
 // runtime/redis) or any database driver outside its tests.

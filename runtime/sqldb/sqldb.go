@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -19,7 +18,7 @@ import (
 // Store is a runtime.Store kept in one table of a SQL database. It is safe
 // for concurrent use by multiple goroutines, and several processes (on one
 // machine or many) may share one table: each function's eviction runs
-// under a lock of that function's, inside one transaction.
+// under the lock of that function's count row, inside one transaction.
 //
 // A Store is made by Open or New; the zero value is not usable.
 type Store struct {
@@ -30,7 +29,7 @@ type Store struct {
 	q       queries
 
 	// Prepared once; database/sql re-prepares them per connection.
-	get, touch, bump, put, setBounded, lock, victims, evict, sweep, clear, forget, count *sql.Stmt
+	get, touch, bump, put, setBounded, lock, initCount, exists, victims, evict, setCount, sweep, forget, clear, count *sql.Stmt
 
 	closed  atomic.Bool
 	sets    atomic.Uint64 // TTL Sets of unbounded functions, to pace sweeps
@@ -49,9 +48,9 @@ type options struct {
 // WithTable makes the Store keep its entries in the named table (default
 // DefaultTable, "picocache"). The name must be a plain identifier: a
 // letter or underscore, then up to 47 letters, digits or underscores.
-// Derived objects take the name plus a suffix: NAME_lru (index) in every
-// dialect; NAME_used (sequence) and NAME_set (function) in PostgreSQL;
-// NAME_fn (lock rows) in MySQL.
+// Derived objects take the name plus a suffix: NAME_lru (index) and
+// NAME_count (per-function counts and locks) in every dialect; NAME_used
+// (sequence) and NAME_set (function) in PostgreSQL.
 func WithTable(name string) Option {
 	return func(o *options) error {
 		if !tableName.MatchString(name) {
@@ -141,16 +140,10 @@ func (s *Store) createTable(ctx context.Context) error {
 	return nil
 }
 
-// lockKey is the second key of fn's advisory lock in PostgreSQL. Two
-// functions sharing a key only take turns; it never mixes their entries.
-func lockKey(fh []byte) int32 { return int32(binary.BigEndian.Uint32(fh)) }
-
-// PostgreSQL advisory lock classes (the first key of the two-key form):
-// "PicC" for a function's Sets, "PicD" for table creation.
-const (
-	lockClassSet int32 = 0x50696343
-	lockClassDDL int32 = 0x50696344
-)
+// lockClassDDL is the first key of the two-key PostgreSQL advisory lock
+// that table creation takes ("PicD"); applications' one-key locks use
+// another key space.
+const lockClassDDL int32 = 0x50696344
 
 func (s *Store) prepare(ctx context.Context) error {
 	for _, p := range []struct {
@@ -158,8 +151,9 @@ func (s *Store) prepare(ctx context.Context) error {
 		text string
 	}{
 		{&s.get, s.q.get}, {&s.touch, s.q.touch}, {&s.bump, s.q.bump}, {&s.put, s.q.put}, {&s.setBounded, s.q.setBounded},
-		{&s.lock, s.q.lock}, {&s.victims, s.q.victims}, {&s.evict, s.q.evict}, {&s.sweep, s.q.sweep},
-		{&s.clear, s.q.clear}, {&s.forget, s.q.forget}, {&s.count, s.q.count},
+		{&s.lock, s.q.lock}, {&s.initCount, s.q.initCount}, {&s.exists, s.q.exists}, {&s.victims, s.q.victims},
+		{&s.evict, s.q.evict}, {&s.setCount, s.q.setCount}, {&s.sweep, s.q.sweep},
+		{&s.forget, s.q.forget}, {&s.clear, s.q.clear}, {&s.count, s.q.count},
 	} {
 		if p.text == "" {
 			continue
@@ -178,7 +172,7 @@ func (s *Store) prepare(ctx context.Context) error {
 
 func (s *Store) closeStmts() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{s.get, s.touch, s.bump, s.put, s.setBounded, s.lock, s.victims, s.evict, s.sweep, s.clear, s.forget, s.count} {
+	for _, st := range []*sql.Stmt{s.get, s.touch, s.bump, s.put, s.setBounded, s.lock, s.initCount, s.exists, s.victims, s.evict, s.setCount, s.sweep, s.forget, s.clear, s.count} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -270,13 +264,13 @@ func (s *Store) Get(ctx context.Context, fn string, key []byte, lim runtime.Limi
 const sweepEvery = 64
 
 // Set stores value under key in fn as its most recently used entry, then,
-// when lim.MaxSize is positive, deletes fn's expired entries and its live
-// entries beyond the lim.MaxSize most recently used. For a bounded
-// function both steps run in one transaction that holds fn's lock (an
-// advisory lock in PostgreSQL, taken by the NAME_set function so that the
-// whole Set is one round trip; fn's row of the NAME_fn table in MySQL;
-// SQLite's write lock), so concurrent Sets from any process never leave
-// more than lim.MaxSize live entries.
+// when lim.MaxSize is positive, deletes fn's least recently used entries
+// beyond lim.MaxSize. A bounded Set runs in one transaction that holds
+// the lock of fn's count row (a row lock in PostgreSQL, taken by the
+// NAME_set function so that the whole Set is one round trip; a row lock
+// in MySQL; SQLite's write lock) and keeps the count, so concurrent Sets
+// from any process never leave more than lim.MaxSize entries, and the
+// eviction reads only the rows it deletes.
 func (s *Store) Set(ctx context.Context, fn string, key, value []byte, lim runtime.Limits) error {
 	if s.closed.Load() {
 		return errClosed
@@ -302,11 +296,11 @@ func (s *Store) Set(ctx context.Context, fn string, key, value []byte, lim runti
 		}
 	} else if s.dialect == Postgres {
 		err = s.retry(ctx, func() error {
-			_, err := s.setBounded.ExecContext(ctx, fh, kh, key, value, exp, t, lim.MaxSize, lockKey(fh))
+			_, err := s.setBounded.ExecContext(ctx, fh, kh, key, value, exp, lim.MaxSize)
 			return err
 		})
 	} else {
-		err = s.retry(ctx, func() error { return s.setBoundedTx(ctx, fh, kh, key, value, exp, t, lim.MaxSize) })
+		err = s.retry(ctx, func() error { return s.setBoundedTx(ctx, fh, kh, key, value, exp, lim.MaxSize) })
 	}
 	if err != nil {
 		return fmt.Errorf("sqldb: set: %w", err)
@@ -314,60 +308,106 @@ func (s *Store) Set(ctx context.Context, fn string, key, value []byte, lim runti
 	return nil
 }
 
-// setBoundedTx is a bounded Set in MySQL and SQLite.
-func (s *Store) setBoundedTx(ctx context.Context, fh, kh, key, value []byte, exp, t, maxSize int64) error {
+// setBoundedTx is a bounded Set in MySQL and SQLite: the same steps as
+// PostgreSQL's NAME_set function.
+func (s *Store) setBoundedTx(ctx context.Context, fh, kh, key, value []byte, exp, maxSize int64) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	if s.dialect == MySQL {
-		if _, err := tx.StmtContext(ctx, s.lock).ExecContext(ctx, fh); err != nil {
+	// Lock fn and read its count, creating the count row if missing.
+	var n int64
+	err = tx.StmtContext(ctx, s.lock).QueryRowContext(ctx, fh).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		args := []any{fh}
+		if s.dialect == MySQL {
+			args = append(args, fh)
+		}
+		if _, err := tx.StmtContext(ctx, s.initCount).ExecContext(ctx, args...); err != nil {
 			return err
 		}
-	}
-	if _, err := tx.StmtContext(ctx, s.put).ExecContext(ctx, fh, kh, key, value, exp); err != nil {
-		return err
-	}
-	if s.dialect == MySQL {
-		err = s.evictMySQL(ctx, tx, fh, t, maxSize)
-	} else {
-		_, err = tx.StmtContext(ctx, s.evict).ExecContext(ctx, fh, t, maxSize)
+		err = tx.StmtContext(ctx, s.lock).QueryRowContext(ctx, fh).Scan(&n)
 	}
 	if err != nil {
 		return err
+	}
+	n0 := n
+	inserted := false
+	if s.dialect == SQLite {
+		var present int64
+		if err := tx.StmtContext(ctx, s.exists).QueryRowContext(ctx, fh, kh).Scan(&present); err != nil {
+			return err
+		}
+		inserted = present == 0
+	}
+	res, err := tx.StmtContext(ctx, s.put).ExecContext(ctx, fh, kh, key, value, exp)
+	if err != nil {
+		return err
+	}
+	if s.dialect == MySQL {
+		// 1 for a new row, 2 for an updated one.
+		affected, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		inserted = affected == 1
+	}
+	if inserted {
+		n++
+	}
+	if n > maxSize {
+		var evicted int64
+		if s.dialect == MySQL {
+			evicted, err = s.evictMySQL(ctx, tx, fh, n-maxSize)
+		} else {
+			var res sql.Result
+			if res, err = tx.StmtContext(ctx, s.evict).ExecContext(ctx, fh, n-maxSize); err == nil {
+				evicted, err = res.RowsAffected()
+			}
+		}
+		if err != nil {
+			return err
+		}
+		n -= evicted
+	}
+	if n != n0 {
+		if _, err := tx.StmtContext(ctx, s.setCount).ExecContext(ctx, n, fh); err != nil {
+			return err
+		}
 	}
 	return tx.Commit()
 }
 
-// evictMySQL deletes fn's expired rows and its live rows beyond maxSize.
-// The read sees every Set committed before this transaction took fn's
-// lock (its snapshot starts at this first plain read) plus this one's own
-// row; deleting by identity keeps the count right even when Gets reorder
-// the rows meanwhile.
-func (s *Store) evictMySQL(ctx context.Context, tx *sql.Tx, fh []byte, t, maxSize int64) error {
-	rows, err := tx.StmtContext(ctx, s.victims).QueryContext(ctx, fh, t, fh, t, maxSize)
+// evictMySQL deletes fn's count least recently used rows and reports how
+// many it deleted.
+func (s *Store) evictMySQL(ctx context.Context, tx *sql.Tx, fh []byte, count int64) (int64, error) {
+	rows, err := tx.StmtContext(ctx, s.victims).QueryContext(ctx, fh, count)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	var victims [][]byte
 	for rows.Next() {
 		var kh []byte
 		if err := rows.Scan(&kh); err != nil {
 			rows.Close()
-			return err
+			return 0, err
 		}
 		victims = append(victims, kh)
 	}
 	if err := rows.Close(); err != nil {
-		return err
+		return 0, err
 	}
 	if err := rows.Err(); err != nil {
-		return err
+		return 0, err
 	}
+	var evicted int64
 	if len(victims) == 1 { // the usual case: one entry in, one out
-		_, err := tx.StmtContext(ctx, s.evict).ExecContext(ctx, fh, victims[0])
-		return err
+		res, err := tx.StmtContext(ctx, s.evict).ExecContext(ctx, fh, victims[0])
+		if err != nil {
+			return 0, err
+		}
+		return res.RowsAffected()
 	}
 	for len(victims) > 0 {
 		batch := victims[:min(len(victims), 256)]
@@ -379,29 +419,40 @@ func (s *Store) evictMySQL(ctx context.Context, tx *sql.Tx, fh []byte, t, maxSiz
 		}
 		// Only placeholders are added to the SQL text.
 		q := "DELETE FROM `" + s.table + "` WHERE fh = ? AND kh IN (?" + strings.Repeat(", ?", len(batch)-1) + ")"
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return err
+		res, err := tx.ExecContext(ctx, q, args...)
+		if err != nil {
+			return 0, err
 		}
+		d, err := res.RowsAffected()
+		if err != nil {
+			return 0, err
+		}
+		evicted += d
 	}
-	return nil
+	return evicted, nil
 }
 
-// Clear deletes every entry of fn (and, in MySQL, fn's lock row).
+// Clear deletes every entry of fn and its count row, in one transaction:
+// deleting the count row first waits for, then excludes, fn's bounded Sets.
 func (s *Store) Clear(ctx context.Context, fn string) error {
 	if s.closed.Load() {
 		return errClosed
 	}
 	fh := fnHash(fn)
 	err := s.retry(ctx, func() error {
-		_, err := s.clear.ExecContext(ctx, fh)
-		return err
-	})
-	if err == nil && s.forget != nil {
-		err = s.retry(ctx, func() error {
-			_, err := s.forget.ExecContext(ctx, fh)
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
 			return err
-		})
-	}
+		}
+		defer tx.Rollback()
+		if _, err := tx.StmtContext(ctx, s.forget).ExecContext(ctx, fh); err != nil {
+			return err
+		}
+		if _, err := tx.StmtContext(ctx, s.clear).ExecContext(ctx, fh); err != nil {
+			return err
+		}
+		return tx.Commit()
+	})
 	if err != nil {
 		return fmt.Errorf("sqldb: clear: %w", err)
 	}

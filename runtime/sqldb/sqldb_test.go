@@ -81,11 +81,11 @@ func dropTable(t testing.TB, s *sqldb.Store) {
 	var stmts []string
 	switch s.Dialect() {
 	case sqldb.Postgres:
-		stmts = []string{`DROP TABLE IF EXISTS "` + name + `"`, `DROP SEQUENCE IF EXISTS "` + name + `_used"`, `DROP FUNCTION IF EXISTS "` + name + `_set"`}
+		stmts = []string{`DROP TABLE IF EXISTS "` + name + `"`, `DROP SEQUENCE IF EXISTS "` + name + `_used"`, `DROP FUNCTION IF EXISTS "` + name + `_set"`, `DROP TABLE IF EXISTS "` + name + `_count"`}
 	case sqldb.MySQL:
-		stmts = []string{"DROP TABLE IF EXISTS `" + name + "`", "DROP TABLE IF EXISTS `" + name + "_fn`"}
+		stmts = []string{"DROP TABLE IF EXISTS `" + name + "`", "DROP TABLE IF EXISTS `" + name + "_count`"}
 	default:
-		stmts = []string{`DROP TABLE IF EXISTS "` + name + `"`}
+		stmts = []string{`DROP TABLE IF EXISTS "` + name + `"`, `DROP TABLE IF EXISTS "` + name + `_count"`}
 	}
 	for _, q := range stmts {
 		if _, err := db.ExecContext(ctx, q); err != nil {
@@ -278,23 +278,30 @@ func TestForeignRow(t *testing.T) {
 	}
 }
 
-// TestExpiredRowsDeleted checks that expired entries leave the table, not
-// only the counts.
+// TestExpiredRowsDeleted checks that expired entries of a bounded function
+// leave the table, not only the counts: they are never used again, so they
+// become its least recently used rows and the next Sets evict them first.
 func TestExpiredRowsDeleted(t *testing.T) {
 	for _, srv := range servers {
 		t.Run(srv.name, func(t *testing.T) {
 			s := srv.open(t, srv.url(t))
 			fn := randomName("fn")
 			defer s.Clear(ctx, fn)
-			short := runtime.Limits{MaxSize: 10, TTL: 50 * time.Millisecond}
+			short := runtime.Limits{MaxSize: 5, TTL: 50 * time.Millisecond}
 			for i := range 5 {
 				if err := s.Set(ctx, fn, []byte{byte(i)}, []byte("v"), short); err != nil {
 					t.Fatal(err)
 				}
 			}
 			time.Sleep(150 * time.Millisecond)
-			if err := s.Set(ctx, fn, []byte("new"), []byte("v"), short); err != nil {
-				t.Fatal(err)
+			long := runtime.Limits{MaxSize: 5, TTL: time.Hour}
+			for i := range 5 {
+				if err := s.Set(ctx, fn, []byte{'n', byte(i)}, []byte("v"), long); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n, err := s.Len(ctx, fn); err != nil || n != 5 {
+				t.Errorf("Len = %d, %v; want 5", n, err)
 			}
 			var n int
 			q := `SELECT COUNT(*) FROM "` + s.Table() + `" WHERE k <> $1`

@@ -31,6 +31,8 @@ type Store struct {
 	// Prepared once; database/sql re-prepares them per connection.
 	get, touch, bump, put, setBounded, lock, initCount, exists, victims, evict, setCount, sweep, forget, clear, count *sql.Stmt
 
+	timeout time.Duration // bounds each operation when positive
+
 	closed  atomic.Bool
 	sets    atomic.Uint64 // TTL Sets of unbounded functions, to pace sweeps
 	retries atomic.Int64  // transient failures retried, for tests
@@ -42,7 +44,25 @@ var _ runtime.Store = (*Store)(nil)
 type Option func(*options) error
 
 type options struct {
-	table string
+	table   string
+	timeout time.Duration
+}
+
+// DefaultTimeout bounds each operation of a PostgreSQL or MySQL store:
+// past it a call gives up on the store (and computes) instead of waiting
+// on a database that stopped answering. SQLite stores have no default:
+// their busy timeout already bounds them, and a deadline would cost a
+// local read a timer and database/sql's context watcher.
+const DefaultTimeout = 5 * time.Second
+
+// WithTimeout bounds each operation (Get, Set, Len, Clear) of the Store,
+// on top of the caller's context; zero or less removes the bound. The
+// default is DefaultTimeout for PostgreSQL and MySQL, none for SQLite.
+func WithTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		o.timeout = max(d, 0)
+		return nil
+	}
 }
 
 // WithTable makes the Store keep its entries in the named table (default
@@ -85,13 +105,16 @@ func newStore(ctx context.Context, db *sql.DB, owns bool, dialect Dialect, opts 
 	default:
 		return nil, fmt.Errorf("sqldb: unknown dialect %v", dialect)
 	}
-	o := options{table: DefaultTable}
+	o := options{table: DefaultTable, timeout: DefaultTimeout}
+	if dialect == SQLite {
+		o.timeout = 0
+	}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, err
 		}
 	}
-	s := &Store{db: db, ownsDB: owns, dialect: dialect, table: o.table, q: newQueries(dialect, o.table)}
+	s := &Store{db: db, ownsDB: owns, dialect: dialect, table: o.table, q: newQueries(dialect, o.table), timeout: o.timeout}
 	if err := s.createTable(ctx); err != nil {
 		return nil, err
 	}
@@ -230,6 +253,8 @@ func (s *Store) Get(ctx context.Context, fn string, key []byte, lim runtime.Limi
 	if s.closed.Load() {
 		return nil, false, errClosed
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	fh, kh := hashes(fn, key)
 	key = nonNil(key)
 	t := now()
@@ -258,6 +283,14 @@ func (s *Store) Get(ctx context.Context, fn string, key []byte, lim runtime.Limi
 	return nonNil(v), true, nil
 }
 
+// bound applies the Store's operation timeout to ctx.
+func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.timeout > 0 {
+		return context.WithTimeout(ctx, s.timeout)
+	}
+	return ctx, func() {}
+}
+
 // sweepEvery paces the removal of expired entries of unbounded functions:
 // one TTL Set in this many also deletes fn's expired rows. (Bounded
 // functions drop theirs on every Set, with the eviction.)
@@ -275,6 +308,8 @@ func (s *Store) Set(ctx context.Context, fn string, key, value []byte, lim runti
 	if s.closed.Load() {
 		return errClosed
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if lim.MaxSize == 0 {
 		return nil
 	}
@@ -438,6 +473,8 @@ func (s *Store) Clear(ctx context.Context, fn string) error {
 	if s.closed.Load() {
 		return errClosed
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	fh := fnHash(fn)
 	err := s.retry(ctx, func() error {
 		tx, err := s.db.BeginTx(ctx, nil)
@@ -464,6 +501,8 @@ func (s *Store) Len(ctx context.Context, fn string) (int64, error) {
 	if s.closed.Load() {
 		return 0, errClosed
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	fh := fnHash(fn)
 	var n int64
 	err := s.retry(ctx, func() error { return s.count.QueryRowContext(ctx, fh, now()).Scan(&n) })

@@ -372,3 +372,51 @@ func TestOpenErrors(t *testing.T) {
 		t.Errorf("error %v: want one without the password", err)
 	}
 }
+
+// TestTimeoutBoundsABlockedOperation holds an exclusive lock on the
+// store's count table from another session, as a stuck peer would: a
+// bounded Set must give up after the store's timeout, not wait with it.
+func TestTimeoutBoundsABlockedOperation(t *testing.T) {
+	for _, srv := range servers[:2] { // the network databases; SQLite has its busy timeout
+		t.Run(srv.name, func(t *testing.T) {
+			table := randomName("pc_timeout_")
+			s := srv.open(t, srv.url(t), sqldb.WithTable(table), sqldb.WithTimeout(300*time.Millisecond))
+			t.Cleanup(func() { dropTable(t, s) })
+			conn, err := s.DB().Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			var lock, unlock string
+			if srv.dialect == sqldb.Postgres {
+				lock, unlock = `BEGIN; LOCK TABLE "`+table+`_count" IN ACCESS EXCLUSIVE MODE`, `ROLLBACK`
+			} else {
+				lock, unlock = "LOCK TABLES `"+table+"_count` WRITE", "UNLOCK TABLES"
+			}
+			for _, q := range strings.Split(lock, "; ") {
+				if _, err := conn.ExecContext(ctx, q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			done := make(chan error, 1)
+			go func() {
+				done <- s.Set(ctx, "fn", []byte("k"), []byte("v"), runtime.Limits{MaxSize: 10})
+			}()
+			select {
+			case err := <-done:
+				if err == nil {
+					t.Error("a Set blocked by a lock succeeded")
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("a Set blocked by a lock ignored the store's timeout")
+			}
+			if _, err := conn.ExecContext(ctx, unlock); err != nil {
+				t.Fatal(err)
+			}
+			// The store works once the lock is gone.
+			if err := s.Set(ctx, "fn", []byte("k"), []byte("v"), runtime.Limits{MaxSize: 10}); err != nil {
+				t.Errorf("Set after the lock was released: %v", err)
+			}
+		})
+	}
+}

@@ -240,8 +240,8 @@ func (f *Func[R]) binding(ctx context.Context) *binding {
 // (rate-limited); they never change the result.
 func (f *Func[R]) Do(ctx context.Context, key []byte, compute func(context.Context) (R, error)) (R, error) {
 	b := f.binding(ctx)
-	if b.space != nil && !b.space.owner.closed.Load() {
-		return f.doMemory(ctx, b.space, key, compute)
+	if b.space != nil {
+		return f.doMemory(ctx, b, key, compute)
 	}
 	return f.doStore(ctx, b, key, compute)
 }
@@ -250,8 +250,14 @@ func (f *Func[R]) Do(ctx context.Context, key []byte, compute func(context.Conte
 // through the Store methods are never mistaken for results.
 type memValue[R any] struct{ v R }
 
-func (f *Func[R]) doMemory(ctx context.Context, s *memSpace, key []byte, compute func(context.Context) (R, error)) (R, error) {
+func (f *Func[R]) doMemory(ctx context.Context, b *binding, key []byte, compute func(context.Context) (R, error)) (R, error) {
+	s := b.space
 	s.mu.Lock()
+	if s.closed {
+		// The Memory was closed: its Store methods fail, and are counted.
+		s.mu.Unlock()
+		return f.doStore(ctx, b, key, compute)
+	}
 	if e := s.getLocked(key, time.Time{}); e != nil {
 		if v, ok := e.val.(memValue[R]); ok {
 			s.hits++

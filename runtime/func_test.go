@@ -333,3 +333,24 @@ func TestSlowStoreCostsTimeNotResults(t *testing.T) {
 		t.Errorf("StoreErrors = %d, want 2 (the Get and the Set timed out)", info.StoreErrors)
 	}
 }
+
+func TestClosedMemoryIsAStoreFailure(t *testing.T) {
+	captureLogs(t)
+	mem := runtime.NewMemory()
+	f := newFunc(t, 10)
+	f.Bind(mem)
+	var runs atomic.Int64
+	call(f, &runs, 1)
+	mem.Close()
+	for range 3 {
+		if got := call(f, &runs, 1); got != 10 {
+			t.Fatalf("after Close: got %d, want 10", got)
+		}
+	}
+	if runs.Load() != 4 {
+		t.Errorf("after Close the body ran %d times in all, want 4 (nothing cached)", runs.Load())
+	}
+	if info, _ := f.Info(context.Background()); info.StoreErrors == 0 {
+		t.Error("calls on a closed Memory counted no store failure")
+	}
+}

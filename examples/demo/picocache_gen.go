@@ -21,18 +21,7 @@ var CountPrimesCache = runtime.New[int](
 		Version: "22afd221b1dfbdc0",
 		MaxSize: 256,
 	},
-	runtime.Codec[int]{
-		Type: "picogen1 int",
-		Append: func(dst []byte, v int) []byte {
-			return runtime.AppendUint64(dst, uint64(v))
-		},
-		Decode: func(src []byte) (int, error) {
-			dec := runtime.NewDecoder(src)
-			d := &dec
-			v := d.Int()
-			return v, d.Finish()
-		},
-	},
+	picocacheCodecInt,
 )
 
 // CountPrimesCached is CountPrimes memoized in CountPrimesCache: it returns the stored result for equal
@@ -62,18 +51,7 @@ var FibCache = runtime.New[int](
 		Version: "e648f464ad72b028",
 		MaxSize: runtime.Unbounded,
 	},
-	runtime.Codec[int]{
-		Type: "picogen1 int",
-		Append: func(dst []byte, v int) []byte {
-			return runtime.AppendUint64(dst, uint64(v))
-		},
-		Decode: func(src []byte) (int, error) {
-			dec := runtime.NewDecoder(src)
-			d := &dec
-			v := d.Int()
-			return v, d.Finish()
-		},
-	},
+	picocacheCodecInt,
 )
 
 // FibCached is Fib memoized in FibCache: it returns the stored result for equal
@@ -94,3 +72,17 @@ func FibCached(n int) int {
 
 // A compile error here means Fib's signature changed: re-run go generate.
 var _ func(int) int = Fib
+
+// picocacheCodecInt writes and reads int results.
+var picocacheCodecInt = runtime.Codec[int]{
+	Type: "picogen1 int",
+	Append: func(dst []byte, v int) []byte {
+		return runtime.AppendUint64(dst, uint64(v))
+	},
+	Decode: func(src []byte) (int, error) {
+		dec := runtime.NewDecoder(src)
+		d := &dec
+		v := d.Int()
+		return v, d.Finish()
+	},
+}

@@ -21,18 +21,7 @@ var SquareCache = runtime.New[int](
 		Version: "23453e35557b6f39",
 		MaxSize: 1024,
 	},
-	runtime.Codec[int]{
-		Type: "picogen1 int",
-		Append: func(dst []byte, v int) []byte {
-			return runtime.AppendUint64(dst, uint64(v))
-		},
-		Decode: func(src []byte) (int, error) {
-			dec := runtime.NewDecoder(src)
-			d := &dec
-			v := d.Int()
-			return v, d.Finish()
-		},
-	},
+	picocacheCodecInt,
 )
 
 // SquareCached is Square memoized in SquareCache: it returns the stored result for equal
@@ -62,18 +51,7 @@ var CubeCache = runtime.New[int](
 		Version: "0a1deca1629d4f7b",
 		MaxSize: runtime.Unbounded,
 	},
-	runtime.Codec[int]{
-		Type: "picogen1 int",
-		Append: func(dst []byte, v int) []byte {
-			return runtime.AppendUint64(dst, uint64(v))
-		},
-		Decode: func(src []byte) (int, error) {
-			dec := runtime.NewDecoder(src)
-			d := &dec
-			v := d.Int()
-			return v, d.Finish()
-		},
-	},
+	picocacheCodecInt,
 )
 
 // CubeCached is Cube memoized in CubeCache: it returns the stored result for equal
@@ -94,3 +72,17 @@ func CubeCached(n int) int {
 
 // A compile error here means Cube's signature changed: re-run go generate.
 var _ func(int) int = Cube
+
+// picocacheCodecInt writes and reads int results.
+var picocacheCodecInt = runtime.Codec[int]{
+	Type: "picogen1 int",
+	Append: func(dst []byte, v int) []byte {
+		return runtime.AppendUint64(dst, uint64(v))
+	},
+	Decode: func(src []byte) (int, error) {
+		dec := runtime.NewDecoder(src)
+		d := &dec
+		v := d.Int()
+		return v, d.Finish()
+	},
+}

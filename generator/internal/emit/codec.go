@@ -208,11 +208,21 @@ func keyBasic(name string, v, k *Statement, named bool) *Statement {
 	return Op("/* unsupported basic " + name + " */")
 }
 
-// helperName returns a fresh helper name for t.
+// helperName returns a fresh helper name for t: the prefix and the name
+// of a named, basic, []byte, time.Time or any type, else a number.
 func (e *emitter) helperName(prefix string, t *model.Type) string {
 	base := prefix
-	if t.Kind == model.Named {
+	switch {
+	case t.Kind == model.Named:
 		base += t.Name
+	case t.Kind == model.Basic:
+		base += strings.ToUpper(t.Name[:1]) + t.Name[1:]
+	case t.Kind == model.Bytes:
+		base += "Bytes"
+	case t.Kind == model.Time:
+		base += "Time"
+	case t.Kind == model.Interface && t.Empty:
+		base += "Any"
 	}
 	name := base
 	for i := 1; e.helperTaken[name] || name == prefix; i++ {

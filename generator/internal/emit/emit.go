@@ -29,11 +29,23 @@ const (
 // Package renders p as map[file name]contents, the file name relative to
 // the package directory.
 func Package(p *model.Package) (map[string][]byte, error) {
-	e := &emitter{p: p, helpers: map[string]string{}, helperTaken: map[string]bool{},
-		recKey: map[*model.Type]bool{}, recValue: map[*model.Type]bool{}}
+	e := &emitter{p: p, helpers: map[string]string{}, helperTaken: map[string]bool{}, userTaken: map[string]bool{},
+		resultUsers: map[string]int{}, recKey: map[*model.Type]bool{}, recValue: map[*model.Type]bool{}}
 	f := NewFilePathName(p.Path, p.Name)
 	for _, n := range p.Taken {
 		e.helperTaken[n] = true
+		e.userTaken[n] = true
+	}
+	// Helper names must not collide with the generated declarations
+	// either.
+	for i := range p.Funcs {
+		fn := &p.Funcs[i]
+		e.helperTaken[fn.Handle] = true
+		e.helperTaken[fn.Wrapper] = true
+		if fn.Result != "" {
+			e.helperTaken[fn.Result] = true
+			e.resultUsers[resultKey(fn)]++
+		}
 	}
 	// Import names must not collide with the package's own identifiers.
 	for _, imp := range []struct{ path, name string }{{runtimePath, "runtime"}, {"context", "context"}, {"time", "time"}} {
@@ -78,6 +90,9 @@ type emitter struct {
 	p           *model.Package
 	helpers     map[string]string // "key "+ID, "val "+ID, "dec "+ID -> helper name
 	helperTaken map[string]bool
+	userTaken   map[string]bool // the package's own names (model.Package.Taken)
+	// resultUsers counts the functions sharing each result struct, by resultKey.
+	resultUsers map[string]int
 	out         []Code // helper declarations, in order of first use
 	// recKey and recValue memoize recursive for keys and values.
 	recKey, recValue map[*model.Type]bool
@@ -166,41 +181,71 @@ func rt(name string) *Statement { return Qual(runtimePath, name) }
 // multi renders a composite literal's elements one per line.
 var multi = Options{Open: "{", Close: "}", Separator: ",", Multi: true}
 
-// function emits the handle, wrapper and guards of one function.
-func (e *emitter) function(f *File, fn *model.Func) {
-	// R: the single result's type, or a struct of all results.
-	var rType *Statement
-	if fn.Result != "" {
-		var fields []Code
-		for i, r := range fn.Results {
-			fields = append(fields, Id(fmt.Sprintf("R%d", i)).Add(e.typ(r)))
-		}
-		f.Commentf("%s holds the results of %s, stored together.", fn.Result, e.funcRef(fn))
-		f.Type().Id(fn.Result).Struct(fields...)
-		rType = Id(fn.Result)
-	} else {
-		rType = e.typ(fn.Results[0])
+// resultKey identifies the Go type holding fn's results: functions with
+// equal keys share it (and, with equal value layouts, the codec).
+func resultKey(fn *model.Func) string {
+	if fn.Result == "" {
+		return "1 " + fn.Results[0].ID
 	}
-	resultType := &model.Type{Kind: model.Struct, ID: fn.Result}
-	if fn.Result != "" {
-		for i, r := range fn.Results {
-			resultType.Fields = append(resultType.Fields, model.Field{Name: fmt.Sprintf("R%d", i), Type: r})
-		}
+	var ids []string
+	for _, r := range fn.Results {
+		ids = append(ids, r.ID)
 	}
+	return fmt.Sprintf("%d %s", len(ids), strings.Join(ids, "\x00"))
+}
 
-	// The handle.
-	cfg := []Code{
-		Id("Name").Op(":").Lit(fn.CacheName),
-		Id("Version").Op(":").Lit(fn.Version),
+// resultStruct returns the name of the struct type holding the several
+// results of fn, declaring it on first use: every function with the same
+// results shares it. It is named after the first such function, renamed
+// if the package already declares that name.
+func (e *emitter) resultStruct(f *File, fn *model.Func) string {
+	id := "result " + resultKey(fn)
+	if name, ok := e.helpers[id]; ok {
+		return name
 	}
-	if fn.MaxSize < 0 {
-		cfg = append(cfg, Id("MaxSize").Op(":").Add(rt("Unbounded")))
+	name := fn.Result
+	if e.userTaken[name] {
+		for i := 1; e.helperTaken[name]; i++ {
+			name = fmt.Sprintf("%s%d", fn.Result, i)
+		}
+		e.helperTaken[name] = true
+	}
+	e.helpers[id] = name
+	var fields []Code
+	for i, r := range fn.Results {
+		fields = append(fields, Id(fmt.Sprintf("R%d", i)).Add(e.typ(r)))
+	}
+	if e.resultUsers[resultKey(fn)] > 1 {
+		f.Commentf("%s holds the results of %s, stored together; the other functions", name, e.funcRef(fn))
+		f.Comment("with the same results share it.")
 	} else {
-		cfg = append(cfg, Id("MaxSize").Op(":").Lit(int(fn.MaxSize)))
+		f.Commentf("%s holds the results of %s, stored together.", name, e.funcRef(fn))
 	}
-	if fn.TTL > 0 {
-		cfg = append(cfg, Id("TTL").Op(":").Add(duration(fn.TTL)))
+	f.Type().Id(name).Struct(fields...)
+	return name
+}
+
+// codecVar returns the name of the package-level runtime.Codec of fn's
+// results (fn.Result, if set, names their struct), declaring it on first
+// use: every function with the same results and value layout shares it.
+func (e *emitter) codecVar(fn *model.Func, rType *Statement) string {
+	id := "codec " + fn.ValueType + "\x00" + resultKey(fn)
+	if name, ok := e.helpers[id]; ok {
+		return name
 	}
+	var name, what string
+	if fn.Result != "" {
+		base := strings.TrimPrefix(fn.Result, "picocache")
+		name = e.helperName("picocacheCodec", &model.Type{Kind: model.Named, Name: strings.ToUpper(base[:1]) + base[1:]})
+		what = fn.Result
+	} else {
+		name = e.helperName("picocacheCodec", fn.Results[0])
+		what = e.describe(fn.Results[0])
+	}
+	e.helpers[id] = name
+	slot := len(e.out)
+	e.out = append(e.out, nil) // declared before the helpers it calls
+
 	var appendFn, decodeFn Code
 	if fn.Result != "" {
 		appendFn = Func().Params(Id("dst").Index().Byte(), Id("v").Id(fn.Result)).Index().Byte().BlockFunc(func(g *Group) {
@@ -230,15 +275,49 @@ func (e *emitter) function(f *File, fn *model.Func) {
 			Return(Id("v"), Id("d").Dot("Finish").Call()),
 		)
 	}
+	e.out[slot] = Commentf("%s writes and reads %s results.", name, what).Line().
+		Var().Id(name).Op("=").Add(rt("Codec")).Types(rType).Custom(multi,
+		Id("Type").Op(":").Lit(fn.ValueType),
+		Id("Append").Op(":").Add(appendFn),
+		Id("Decode").Op(":").Add(decodeFn),
+	)
+	return name
+}
+
+// function emits the handle, wrapper and guards of one function.
+func (e *emitter) function(f *File, orig *model.Func) {
+	fn := orig
+	// R: the single result's type, or a struct of all results, shared
+	// with the other functions with the same results.
+	var rType *Statement
+	if fn.Result != "" {
+		shared := *orig
+		shared.Result = e.resultStruct(f, orig)
+		fn = &shared
+		rType = Id(fn.Result)
+	} else {
+		rType = e.typ(fn.Results[0])
+	}
+	codec := e.codecVar(fn, rType.Clone())
+
+	// The handle.
+	cfg := []Code{
+		Id("Name").Op(":").Lit(fn.CacheName),
+		Id("Version").Op(":").Lit(fn.Version),
+	}
+	if fn.MaxSize < 0 {
+		cfg = append(cfg, Id("MaxSize").Op(":").Add(rt("Unbounded")))
+	} else {
+		cfg = append(cfg, Id("MaxSize").Op(":").Lit(int(fn.MaxSize)))
+	}
+	if fn.TTL > 0 {
+		cfg = append(cfg, Id("TTL").Op(":").Add(duration(fn.TTL)))
+	}
 	f.Commentf("%s is the cache of %s: Info reports its statistics, Clear empties it in", fn.Handle, e.funcRef(fn))
 	f.Comment("every process, and Bind makes it use a given store.")
 	f.Var().Id(fn.Handle).Op("=").Add(rt("New")).Types(rType.Clone()).Custom(Options{Open: "(", Close: ")", Separator: ",", Multi: true},
 		rt("Config").Custom(multi, cfg...),
-		rt("Codec").Types(rType.Clone()).Custom(multi,
-			Id("Type").Op(":").Lit(fn.ValueType),
-			Id("Append").Op(":").Add(appendFn),
-			Id("Decode").Op(":").Add(decodeFn),
-		),
+		Id(codec),
 	)
 
 	// The wrapper.

@@ -20,18 +20,7 @@ var EchoCache = runtime.New[Tuple](
 		Version: "d5c5a98a892cc2be",
 		MaxSize: runtime.Unbounded,
 	},
-	runtime.Codec[Tuple]{
-		Type: "picogen1 github.com/picocache/picocache/generator/internal/keytest.Tuple=struct{B bool; I int; I8 int8; U32 uint32; F float64; F32 float32; C complex128; S string; Bytes []uint8; Temp github.com/picocache/picocache/generator/internal/keytest.Celsius=float64; Arr [2]int8; Sl []string; M map[string]int; MM map[int8][]string; P *github.com/picocache/picocache/generator/internal/keytest.Point=struct{X int16; Y int16; label string}; Pt github.com/picocache/picocache/generator/internal/keytest.Point; At time.Time; Any any; Anys []any; Tree *github.com/picocache/picocache/generator/internal/keytest.Node=struct{Val uint8; Next *github.com/picocache/picocache/generator/internal/keytest.Node; Kids []github.com/picocache/picocache/generator/internal/keytest.Node}; Ver github.com/picocache/picocache/generator/internal/keytest.Version{key method}{binary}=struct{Major uint8; Minor uint8}; _ int}",
-		Append: func(dst []byte, v Tuple) []byte {
-			return picocacheAppendTuple(dst, v)
-		},
-		Decode: func(src []byte) (Tuple, error) {
-			dec := runtime.NewDecoder(src)
-			d := &dec
-			v := picocacheDecodeTuple(d)
-			return v, d.Finish()
-		},
-	},
+	picocacheCodecTuple,
 )
 
 // EchoCached is Echo memoized in EchoCache: it returns the stored result for equal
@@ -72,18 +61,7 @@ var LookupCache = runtime.New[int](
 		Version: "a084b05a72d5153d",
 		MaxSize: runtime.Unbounded,
 	},
-	runtime.Codec[int]{
-		Type: "picogen1 int",
-		Append: func(dst []byte, v int) []byte {
-			return runtime.AppendUint64(dst, uint64(v))
-		},
-		Decode: func(src []byte) (int, error) {
-			dec := runtime.NewDecoder(src)
-			d := &dec
-			v := d.Int()
-			return v, d.Finish()
-		},
-	},
+	picocacheCodecInt,
 )
 
 // LookupCached is Lookup memoized in LookupCache: it returns the stored result for equal
@@ -108,18 +86,7 @@ var LooseCache = runtime.New[string](
 		Version: "87fe13b38917c0eb",
 		MaxSize: runtime.Unbounded,
 	},
-	runtime.Codec[string]{
-		Type: "picogen1 string",
-		Append: func(dst []byte, v string) []byte {
-			return runtime.AppendString(dst, v)
-		},
-		Decode: func(src []byte) (string, error) {
-			dec := runtime.NewDecoder(src)
-			d := &dec
-			v := d.Str()
-			return v, d.Finish()
-		},
-	},
+	picocacheCodecString,
 )
 
 // LooseCached is Loose memoized in LooseCache: it returns the stored result for equal
@@ -153,18 +120,7 @@ var StrictCache = runtime.New[string](
 		Version: "9c555f03df023de0",
 		MaxSize: runtime.Unbounded,
 	},
-	runtime.Codec[string]{
-		Type: "picogen1 string",
-		Append: func(dst []byte, v string) []byte {
-			return runtime.AppendString(dst, v)
-		},
-		Decode: func(src []byte) (string, error) {
-			dec := runtime.NewDecoder(src)
-			d := &dec
-			v := d.Str()
-			return v, d.Finish()
-		},
-	},
+	picocacheCodecString,
 )
 
 // StrictCached is Strict memoized in StrictCache: it returns the stored result for equal
@@ -198,18 +154,7 @@ var WalkCache = runtime.New[int](
 		Version: "483875362727a112",
 		MaxSize: runtime.Unbounded,
 	},
-	runtime.Codec[int]{
-		Type: "picogen1 int",
-		Append: func(dst []byte, v int) []byte {
-			return runtime.AppendUint64(dst, uint64(v))
-		},
-		Decode: func(src []byte) (int, error) {
-			dec := runtime.NewDecoder(src)
-			d := &dec
-			v := d.Int()
-			return v, d.Finish()
-		},
-	},
+	picocacheCodecInt,
 )
 
 // WalkCached is Walk memoized in WalkCache: it returns the stored result for equal
@@ -243,18 +188,7 @@ var ChainCache = runtime.New[*Node](
 		Version: "8f1ab1392c65120d",
 		MaxSize: runtime.Unbounded,
 	},
-	runtime.Codec[*Node]{
-		Type: "picogen1 *github.com/picocache/picocache/generator/internal/keytest.Node=struct{Val uint8; Next *github.com/picocache/picocache/generator/internal/keytest.Node; Kids []github.com/picocache/picocache/generator/internal/keytest.Node}",
-		Append: func(dst []byte, v *Node) []byte {
-			return picocacheAppend7(dst, v)
-		},
-		Decode: func(src []byte) (*Node, error) {
-			dec := runtime.NewDecoder(src)
-			d := &dec
-			v := picocacheDecode7(d)
-			return v, d.Finish()
-		},
-	},
+	picocacheCodec1,
 )
 
 // ChainCached is Chain memoized in ChainCache: it returns the stored result for equal
@@ -286,6 +220,20 @@ func ChainCached(n int, cyclic bool) (*Node, error) {
 
 // A compile error here means Chain's signature changed: re-run go generate.
 var _ func(int, bool) (*Node, error) = Chain
+
+// picocacheCodecTuple writes and reads Tuple results.
+var picocacheCodecTuple = runtime.Codec[Tuple]{
+	Type: "picogen1 github.com/picocache/picocache/generator/internal/keytest.Tuple=struct{B bool; I int; I8 int8; U32 uint32; F float64; F32 float32; C complex128; S string; Bytes []uint8; Temp github.com/picocache/picocache/generator/internal/keytest.Celsius=float64; Arr [2]int8; Sl []string; M map[string]int; MM map[int8][]string; P *github.com/picocache/picocache/generator/internal/keytest.Point=struct{X int16; Y int16; label string}; Pt github.com/picocache/picocache/generator/internal/keytest.Point; At time.Time; Any any; Anys []any; Tree *github.com/picocache/picocache/generator/internal/keytest.Node=struct{Val uint8; Next *github.com/picocache/picocache/generator/internal/keytest.Node; Kids []github.com/picocache/picocache/generator/internal/keytest.Node}; Ver github.com/picocache/picocache/generator/internal/keytest.Version{key method}{binary}=struct{Major uint8; Minor uint8}; _ int}",
+	Append: func(dst []byte, v Tuple) []byte {
+		return picocacheAppendTuple(dst, v)
+	},
+	Decode: func(src []byte) (Tuple, error) {
+		dec := runtime.NewDecoder(src)
+		d := &dec
+		v := picocacheDecodeTuple(d)
+		return v, d.Finish()
+	},
+}
 
 // picocacheAppendTuple writes a Tuple result.
 func picocacheAppendTuple(dst []byte, v Tuple) []byte {
@@ -769,10 +717,52 @@ func picocacheFits2(v []Node, depth int) bool {
 	return true
 }
 
+// picocacheCodecInt writes and reads int results.
+var picocacheCodecInt = runtime.Codec[int]{
+	Type: "picogen1 int",
+	Append: func(dst []byte, v int) []byte {
+		return runtime.AppendUint64(dst, uint64(v))
+	},
+	Decode: func(src []byte) (int, error) {
+		dec := runtime.NewDecoder(src)
+		d := &dec
+		v := d.Int()
+		return v, d.Finish()
+	},
+}
+
 // picocacheKeyQuery writes a Query into a cache key.
 func picocacheKeyQuery(k []byte, v Query) []byte {
 	k = runtime.AppendString(k, v.Name)
 	k = picocacheKey2(k, v.Tags)
 	k = picocacheKey3(k, v.Limits)
 	return k
+}
+
+// picocacheCodecString writes and reads string results.
+var picocacheCodecString = runtime.Codec[string]{
+	Type: "picogen1 string",
+	Append: func(dst []byte, v string) []byte {
+		return runtime.AppendString(dst, v)
+	},
+	Decode: func(src []byte) (string, error) {
+		dec := runtime.NewDecoder(src)
+		d := &dec
+		v := d.Str()
+		return v, d.Finish()
+	},
+}
+
+// picocacheCodec1 writes and reads *Node results.
+var picocacheCodec1 = runtime.Codec[*Node]{
+	Type: "picogen1 *github.com/picocache/picocache/generator/internal/keytest.Node=struct{Val uint8; Next *github.com/picocache/picocache/generator/internal/keytest.Node; Kids []github.com/picocache/picocache/generator/internal/keytest.Node}",
+	Append: func(dst []byte, v *Node) []byte {
+		return picocacheAppend7(dst, v)
+	},
+	Decode: func(src []byte) (*Node, error) {
+		dec := runtime.NewDecoder(src)
+		d := &dec
+		v := picocacheDecode7(d)
+		return v, d.Finish()
+	},
 }

@@ -26,7 +26,11 @@ type Func struct {
 	RecvName string // the receiver's base type name, "" for a function
 	Handle   string // FibCache
 	Wrapper  string // FibCached
-	Result   string // name of the struct type holding several results, "" otherwise
+	// Result names the struct type holding several results, "" for one
+	// result. Emission declares one such struct (and one codec) for all
+	// the functions with the same results, named after the first of them,
+	// and renames it if the package already declares that name.
+	Result string
 	// ValueType describes the stored value's layout (runtime.Codec.Type):
 	// a value written for another layout is a miss.
 	ValueType string

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"encoding"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -44,8 +45,24 @@ func (d *Decoder) Time() time.Time {
 		d.Fail(errors.Join(ErrDecode, errors.New("bad time")))
 		return time.Time{}
 	}
+	raw := d.next(int(n))
+	if d.err != nil {
+		return time.Time{}
+	}
+	// time.Time.UnmarshalBinary (Go 1.26) does not check that the
+	// nanoseconds field is in [0, 1e9): it builds a malformed Time that
+	// re-encodes differently, so bytes that AppendTime never writes would
+	// decode as a value. Found by FuzzDecodeTuple; no upstream issue found
+	// (hashicorp/boundary#3496 fixed the same trap in its own decoder).
+	// Layout: version, seconds (8 bytes), nanoseconds (4), zone offset.
+	if len(raw) >= 13 {
+		if ns := int32(binary.BigEndian.Uint32(raw[9:13])); ns < 0 || ns >= 1e9 {
+			d.Fail(errors.Join(ErrDecode, errors.New("bad time: nanoseconds out of range")))
+			return time.Time{}
+		}
+	}
 	var t time.Time
-	if err := t.UnmarshalBinary(d.next(int(n))); err != nil && d.err == nil {
+	if err := t.UnmarshalBinary(raw); err != nil {
 		d.Fail(errors.Join(ErrDecode, err))
 	}
 	return t

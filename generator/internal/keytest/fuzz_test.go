@@ -31,14 +31,54 @@ func FuzzDecodeTuple(f *testing.F) {
 		if err := d2.Finish(); err != nil {
 			t.Fatalf("re-encoded value does not decode: %v", err)
 		}
+		// Keys are canonical (maps sorted, one NaN, -0 as +0), so the round
+		// trip must keep the key, NaNs included; value bytes need not be
+		// stable, since values write maps in iteration order.
+		k1, ok1 := picocacheKeyTuple(nil, v, 0)
+		k2, ok2 := picocacheKeyTuple(nil, v2, 0)
+		if ok1 != ok2 || !bytes.Equal(k1, k2) { // !ok: deeper than MaxDepth
+			t.Fatalf("decode(encode(v)) has another key than v:\n%#v\n%#v", v, v2)
+		}
+		// DeepEqual holds NaN unequal to itself; the key check covers those.
 		if !reflect.DeepEqual(normTimes(v), normTimes(v2)) && !hasNaN(v) {
 			t.Fatalf("decode(encode(v)) != v:\n%#v\n%#v", v, v2)
 		}
 	})
 }
 
+// hasNaN reports whether a float anywhere in t, dynamic values included,
+// is a NaN.
 func hasNaN(t Tuple) bool {
-	return t.F != t.F || t.F32 != t.F32 || t.Temp != t.Temp || real(t.C) != real(t.C) || imag(t.C) != imag(t.C)
+	return isNaN(t.F) || isNaN(t.F32) || isNaN(t.Temp) || isNaN(real(t.C)) || isNaN(imag(t.C)) ||
+		anyNaN(reflect.ValueOf(t.Any)) || anyNaN(reflect.ValueOf(t.Anys))
+}
+
+func isNaN[F float32 | float64 | Celsius](f F) bool { return f != f }
+
+// anyNaN walks a dynamic value for NaN floats.
+func anyNaN(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Float32, reflect.Float64:
+		return v.Float() != v.Float()
+	case reflect.Complex64, reflect.Complex128:
+		c := v.Complex()
+		return real(c) != real(c) || imag(c) != imag(c)
+	case reflect.Interface, reflect.Pointer:
+		return !v.IsNil() && anyNaN(v.Elem())
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			if anyNaN(v.Index(i)) {
+				return true
+			}
+		}
+	case reflect.Map:
+		for it := v.MapRange(); it.Next(); {
+			if anyNaN(it.Key()) || anyNaN(it.Value()) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // FuzzKeyInjective builds two random tuples from the fuzzer's seeds:

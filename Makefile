@@ -7,7 +7,7 @@ GO ?= go
 # Packages whose generated code is committed and must not drift.
 GENERATED := ./examples/... ./internal/bench/...
 
-.PHONY: demo generate test check-format check-generated fuzz bench
+.PHONY: demo generate test check-cgo check-format check-generated fuzz bench
 
 demo: generate
 	@mkdir -p bin
@@ -21,7 +21,7 @@ demo: generate
 generate:
 	$(GO) generate $(GENERATED)
 
-test: check-format
+test: check-format check-cgo
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 	@# The key-injectivity property test checks no concurrency; without the
@@ -29,6 +29,13 @@ test: check-format
 	$(GO) test -count=1 -run '^TestKeyInjective$$' ./generator/internal/keytest
 	$(MAKE) check-generated
 	$(MAKE) fuzz
+
+# go test -race needs cgo: a C compiler and the C library's headers.
+check-cgo:
+	@if [ "$$($(GO) env CGO_ENABLED)" != 1 ]; then \
+		echo "make test runs the race detector, which needs cgo and a C compiler:"; \
+		echo "  apt-get install gcc libc6-dev   (then CGO_ENABLED=1 if you had set it to 0)"; exit 1; \
+	fi
 
 check-format:
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './testdata/*' -not -path '*/testdata/*')); \

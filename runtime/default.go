@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/picocache/picocache/internal/storekit"
 )
 
 // DefaultURL is the store used when nothing else is chosen: SQLite at
@@ -16,8 +18,18 @@ import (
 const DefaultURL = "sqlite:picocache.db"
 
 // openRetryDelay is how long a failure to open the default store stands
-// before the next call tries again.
+// before a call tries again, in the background.
 const openRetryDelay = 5 * time.Second
+
+// openWait is the longest a call waits for the first opening of the
+// default store; past it the call computes, counting a store failure,
+// and the store goes on opening in the background.
+const openWait = time.Second
+
+// openTimeout bounds the context of a background opening. Every store of
+// this module bounds its own opening well within it; it is there for
+// openers that take a context but no timeout of their own.
+const openTimeout = time.Minute
 
 var defaults struct {
 	mu     sync.Mutex
@@ -25,6 +37,12 @@ var defaults struct {
 	opened Store // guarded by mu; opened from PICOCACHE_URL or DefaultURL
 	err    error // guarded by mu; the last failure to open
 	retry  time.Time
+	// opening is closed when the opening in progress ends; nil when none
+	// is. No lock is held while a store opens.
+	opening chan struct{} // guarded by mu
+	// epoch changes with CloseDefault, so that an opening begun before
+	// it does not install its store after it.
+	epoch uint64 // guarded by mu
 	// gen changes whenever the default store does, so that functions
 	// resolve it again.
 	gen atomic.Uint64
@@ -43,57 +61,120 @@ func SetDefaultStore(s Store) {
 // DefaultStore returns the store of functions not bound with Func.Bind:
 // the one set with SetDefaultStore; else the store at the URL in the
 // PICOCACHE_URL environment variable; else SQLite at ./picocache.db
-// (DefaultURL). The last two are opened on first use and stay open until
-// CloseDefault. A failure to open is returned, and retried by a later
-// call after a few seconds.
+// (DefaultURL). The last two are opened on first use, in the background,
+// and stay open until CloseDefault.
+//
+// No call waits long for an opening: the first waits for it at most a
+// second (less if ctx ends sooner), and returns an error if the store is
+// not open by then. A failure to open is returned, and after a few seconds
+// a later call starts opening again, in the background, without waiting
+// for it; the store is used from the moment it is open. While a store
+// opens, memoized calls compute their results and count a store failure;
+// functions bound to other stores are never delayed.
 func DefaultStore(ctx context.Context) (Store, error) {
 	defaults.mu.Lock()
+	if s := defaults.set; s != nil {
+		defaults.mu.Unlock()
+		return s, nil
+	}
+	if s := defaults.opened; s != nil {
+		defaults.mu.Unlock()
+		return s, nil
+	}
+	wait := defaults.opening
+	failed := defaults.err
+	switch {
+	case wait != nil:
+		// Opening already: after a failure, do not wait for the retry.
+	case failed != nil && time.Now().Before(defaults.retry):
+		defaults.mu.Unlock()
+		return nil, failed
+	default:
+		wait = make(chan struct{})
+		defaults.opening = wait
+		go openDefault(wait, defaults.epoch)
+	}
+	defaults.mu.Unlock()
+	if failed != nil {
+		return nil, failed
+	}
+	timer := time.NewTimer(openWait)
+	defer timer.Stop()
+	select {
+	case <-wait:
+	case <-timer.C:
+		return nil, errStillOpening(defaultSource())
+	case <-ctx.Done():
+		return nil, errStillOpening(defaultSource())
+	}
+	defaults.mu.Lock()
 	defer defaults.mu.Unlock()
-	if defaults.set != nil {
+	switch {
+	case defaults.set != nil:
 		return defaults.set, nil
-	}
-	if defaults.opened != nil {
+	case defaults.opened != nil:
 		return defaults.opened, nil
-	}
-	if defaults.err != nil && time.Now().Before(defaults.retry) {
+	case defaults.err != nil:
 		return nil, defaults.err
 	}
-	raw, from := os.Getenv("PICOCACHE_URL"), "PICOCACHE_URL"
-	if raw == "" {
-		raw, from = DefaultURL, "default store"
+	return nil, errStillOpening(defaultSource()) // closed by CloseDefault meanwhile
+}
+
+// defaultSource returns the URL of the default store and where it comes
+// from, for messages.
+func defaultSource() (raw, from string) {
+	if raw := os.Getenv("PICOCACHE_URL"); raw != "" {
+		return raw, "PICOCACHE_URL store"
 	}
-	s, err := OpenURL(context.WithoutCancel(ctx), raw)
-	if err != nil {
-		defaults.err = fmt.Errorf("picocache: opening %s %s: %w", from, redactRaw(raw), err)
-		defaults.retry = time.Now().Add(openRetryDelay)
-		return nil, defaults.err
+	return DefaultURL, "default store"
+}
+
+func errStillOpening(raw, from string) error {
+	return fmt.Errorf("picocache: %s %s is still opening; calls compute meanwhile", from, storekit.Redact(raw))
+}
+
+// openDefault opens the default store and installs it, or records the
+// failure, then closes done. An opening that CloseDefault overtook
+// (epoch changed) closes what it opened.
+func openDefault(done chan struct{}, epoch uint64) {
+	raw, from := defaultSource()
+	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
+	s, err := openURL(ctx, raw, from)
+	cancel()
+	defaults.mu.Lock()
+	stale := defaults.epoch != epoch
+	if !stale {
+		if err != nil {
+			defaults.err, defaults.retry = err, time.Now().Add(openRetryDelay)
+		} else {
+			defaults.opened, defaults.err = s, nil
+		}
+		defaults.opening = nil
+		defaults.gen.Add(1)
 	}
-	defaults.opened, defaults.err = s, nil
-	defaults.gen.Add(1)
-	return s, nil
+	defaults.mu.Unlock()
+	close(done)
+	if stale && s != nil {
+		s.Close()
+	}
 }
 
 // CloseDefault closes the store that DefaultStore opened from
 // PICOCACHE_URL or DefaultURL, if any, and forgets a failure to open it:
-// the next call opens it again. A store given to SetDefaultStore is the
-// caller's to close.
+// the next call opens it again. An opening in progress is abandoned; what
+// it opens is closed. A store given to SetDefaultStore is the caller's to
+// close.
 func CloseDefault() error {
 	defaults.mu.Lock()
-	defer defaults.mu.Unlock()
 	s := defaults.opened
-	defaults.opened, defaults.err = nil, nil
+	defaults.opened, defaults.err, defaults.opening = nil, nil, nil
+	defaults.epoch++
 	defaults.gen.Add(1)
+	defaults.mu.Unlock()
 	if s == nil {
 		return nil
 	}
 	return s.Close()
-}
-
-func redactRaw(raw string) string {
-	if u, err := url.Parse(raw); err == nil {
-		return u.Redacted()
-	}
-	return "(unparsable URL)"
 }
 
 // storeTimeout bounds each store operation of a call when positive.
@@ -153,3 +234,29 @@ func (f *Func[R]) storeFailed(op string, err error) {
 			"func", f.cfg.Name, "op", op, "err", err, "suppressed", suppressed)
 	}
 }
+
+// openURL opens the store at raw for DefaultStore; from says where raw
+// came from.
+func openURL(ctx context.Context, raw, from string) (Store, error) {
+	s, err := OpenURL(ctx, raw)
+	if err != nil {
+		return nil, &openError{from: from, err: err}
+	}
+	return s, nil
+}
+
+// openError is a failure to open the default store. Its message says
+// which store it is, then what failed, with one "picocache:" prefix:
+//
+//	picocache: PICOCACHE_URL store: store URL "garbage" has no scheme (...)
+//	picocache: default store: sqlite: opening picocache.db: ...
+type openError struct {
+	from string
+	err  error
+}
+
+func (e *openError) Error() string {
+	return "picocache: " + e.from + ": " + strings.TrimPrefix(e.err.Error(), "picocache: ")
+}
+
+func (e *openError) Unwrap() error { return e.err }

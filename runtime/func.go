@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"runtime/debug"
@@ -92,6 +93,7 @@ type Func[R any] struct {
 	ns    string // the store namespace: Name@Version
 	lim   Limits
 	fp    [fingerprintLen]byte
+	nsCRC uint32 // the CRC-32C of the namespace, where every entry's checksum starts
 
 	hits, misses, storeErrors atomic.Int64
 
@@ -108,10 +110,11 @@ type Func[R any] struct {
 // binding is a Func's view of a store.
 type binding struct {
 	store Store
-	space *memSpace // the function's namespace when store is a *Memory
-	gen   uint64    // the default-store generation it was resolved at
-	err   error     // the default store could not be opened
-	retry time.Time // with err: when to try opening again
+	space *memSpace     // the function's namespace when store is a *Memory
+	bound time.Duration // the store's Bound, when it is a Bounder
+	gen   uint64        // the default-store generation it was resolved at
+	err   error         // the default store could not be opened
+	retry time.Time     // with err: when to try opening again
 }
 
 // flight is one computation in progress, shared by the calls waiting on
@@ -149,6 +152,7 @@ func New[R any](cfg Config, codec Codec[R]) *Func[R] {
 		ns:    cfg.Name + "@" + cfg.Version,
 		lim:   Limits{MaxSize: cfg.MaxSize, TTL: cfg.TTL},
 		fp:    fingerprint(codec.Type),
+		nsCRC: namespaceCRC(cfg.Name + "@" + cfg.Version),
 	}
 }
 
@@ -171,6 +175,9 @@ func (f *Func[R]) Bind(s Store) {
 
 func (f *Func[R]) newBinding(s Store, err error) *binding {
 	b := &binding{store: s, err: err}
+	if bd, ok := s.(Bounder); ok {
+		b.bound = bd.Bound()
+	}
 	if m, ok := s.(*Memory); ok {
 		// A closed Memory gives no space: calls then go through the
 		// Store methods, which fail and are counted.
@@ -311,27 +318,46 @@ func (f *Func[R]) doStore(ctx context.Context, b *binding, key []byte, compute f
 	}
 
 	kb := []byte(k)
+	// store is whether the result is to be stored after a miss: not when
+	// the store failed to open or to read (it is down, or slow: a call
+	// waits on it once, not twice).
+	store := b.err == nil && f.lim.MaxSize != 0
+	var getTook time.Duration
 	if b.err != nil {
 		f.storeFailed("open", b.err)
-	} else if raw, ok, err := f.storeGet(ctx, b.store, kb); err != nil {
-		if ctx.Err() == nil {
-			f.storeFailed("get", err)
+	} else {
+		var start time.Time
+		if b.bound > 0 {
+			start = time.Now()
 		}
-	} else if ok {
-		r, err := f.decode(raw)
-		if err == nil {
-			f.hits.Add(1)
-			fl.val = r
-			removeFlight()
-			close(fl.done)
-			return r, nil
+		raw, ok, err := f.storeGet(ctx, b.store, kb)
+		if b.bound > 0 {
+			getTook = time.Since(start)
 		}
-		f.storeFailed("decode", err) // corrupt or foreign: a miss, overwritten below
+		switch {
+		case err != nil:
+			store = false
+			if ctx.Err() == nil {
+				f.storeFailed("get", err)
+			}
+		case ok:
+			r, err := f.decode(kb, raw)
+			if err == nil {
+				f.hits.Add(1)
+				fl.val = r
+				removeFlight()
+				close(fl.done)
+				return r, nil
+			}
+			if !errors.Is(err, errOldFormat) {
+				f.storeFailed("decode", err) // corrupt or foreign: a miss, overwritten below
+			}
+		}
 	}
 
 	f.misses.Add(1)
 	r, err := f.lead(ctx, fl, compute, removeFlight)
-	if err != nil || b.err != nil || f.lim.MaxSize == 0 {
+	if err != nil || !store {
 		removeFlight()
 		close(fl.done)
 		return r, err
@@ -340,15 +366,35 @@ func (f *Func[R]) doStore(ctx context.Context, b *binding, key []byte, compute f
 	// value is stored, so that callers arriving meanwhile share it
 	// instead of missing in the store and computing again.
 	close(fl.done)
-	// The result is stored even if this caller has gone: others want it.
-	sctx, cancel := withStoreTimeout(context.WithoutCancel(ctx))
-	err = b.store.Set(sctx, f.ns, kb, f.encode(r), f.lim)
-	cancel()
-	if err != nil {
-		f.storeFailed("set", err)
-	}
+	f.storeSet(ctx, b, kb, r, getTook)
 	removeFlight()
 	return r, nil
+}
+
+// errBudget is the store failure of a Set skipped because the Get before
+// it took the whole of its store's Bound.
+var errBudget = errors.New("picocache: the store's bound was spent on the read; result not stored")
+
+// storeSet stores r under key after a miss. It is stored even if the
+// caller's context has ended (others want it), within what remains of the
+// store's Bound after the Get, which took getTook.
+func (f *Func[R]) storeSet(ctx context.Context, b *binding, key []byte, r R, getTook time.Duration) {
+	sctx := context.WithoutCancel(ctx)
+	if b.bound > 0 {
+		left := b.bound - getTook
+		if left <= 0 {
+			f.storeFailed("set", errBudget)
+			return
+		}
+		var cancel context.CancelFunc
+		sctx, cancel = context.WithTimeout(sctx, left)
+		defer cancel()
+	}
+	sctx, cancel := withStoreTimeout(sctx)
+	defer cancel()
+	if err := b.store.Set(sctx, f.ns, key, f.encode(key, r), f.lim); err != nil {
+		f.storeFailed("set", err)
+	}
 }
 
 // storeGet is s.Get bounded by the store timeout.

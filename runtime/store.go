@@ -3,11 +3,12 @@ package runtime
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/picocache/picocache/internal/storekit"
 )
 
 // Unbounded is the MaxSize of a function whose entries are never evicted
@@ -52,6 +53,21 @@ type Store interface {
 
 	// Close releases the store's resources. Calls after Close fail.
 	Close() error
+}
+
+// A Bounder is a Store that promises a bound on how long one memoized
+// call waits on it, whatever the backend does: down, silent, partitioned,
+// slow or locked by another process. Every store of this module is one.
+//
+// The store bounds each of its operations by Bound itself. A call that
+// makes two (the Get that misses, then the Set of the computed result)
+// gives the Set only what remains of Bound after the Get, as the
+// deadline of its context; the Set is skipped when nothing remains or the
+// Get failed. So no call waits on a Bounder longer than Bound in all.
+type Bounder interface {
+	Store
+	// Bound reports the longest time one call waits on the store.
+	Bound() time.Duration
 }
 
 // Limits are a function's options that a store enforces: the runtime
@@ -108,7 +124,9 @@ func Schemes() []string {
 //
 //	import _ "github.com/picocache/picocache/runtime/redis"
 func OpenURL(ctx context.Context, rawURL string) (Store, error) {
-	u, err := url.Parse(rawURL)
+	// storekit.ParseURL, not url.Parse: url.Parse's error repeats the
+	// whole URL, password included.
+	u, err := storekit.ParseURL(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("picocache: bad store URL: %w", err)
 	}
@@ -118,7 +136,7 @@ func OpenURL(ctx context.Context, rawURL string) (Store, error) {
 	schemesMu.RUnlock()
 	if open == nil {
 		if scheme == "" {
-			return nil, fmt.Errorf("picocache: store URL %q has no scheme (registered: %s)", redact(u), strings.Join(Schemes(), ", "))
+			return nil, fmt.Errorf("picocache: store URL %q has no scheme (registered: %s)", storekit.Redact(rawURL), strings.Join(Schemes(), ", "))
 		}
 		return nil, fmt.Errorf("picocache: no store registered for scheme %q (registered: %s); import its package, for example _ \"github.com/picocache/picocache/runtime/%s\"",
 			scheme, strings.Join(Schemes(), ", "), packageFor(scheme))
@@ -135,6 +153,3 @@ func packageFor(scheme string) string {
 	}
 	return "sqlite"
 }
-
-// redact returns u as a string without its password, for messages.
-func redact(u *url.URL) string { return u.Redacted() }

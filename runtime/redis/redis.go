@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/picocache/picocache/internal/storekit"
 	"github.com/picocache/picocache/runtime"
 	"github.com/redis/rueidis"
 )
@@ -27,8 +28,9 @@ func openURL(ctx context.Context, rawURL string) (runtime.Store, error) {
 	return Open(ctx, rawURL)
 }
 
-// ErrClosed is returned by calls on a Store after Close.
-var ErrClosed = errors.New("picocache/redis: store is closed")
+// ErrClosed is returned by calls on a Store after Close. It wraps
+// runtime.ErrClosed.
+var ErrClosed = fmt.Errorf("redis: %w", runtime.ErrClosed)
 
 // Defaults that Open and ParseURL apply where the URL does not say
 // otherwise. A cache must not make a call wait long for a server that is
@@ -40,8 +42,13 @@ const (
 	// (URL: write_timeout); rueidis then closes the connection.
 	DefaultWriteTimeout = 3 * time.Second
 	// DefaultRetries is how many times a read-only command is retried
-	// after a network error (URL: max_retries=N; 0 disables retries).
+	// after a network error (URL: max_retries=N; 0 disables retries),
+	// within DefaultTimeout.
 	DefaultRetries = 2
+	// DefaultTimeout bounds each operation of a Store, retries included,
+	// and its opening: past it a call gives up on the store and computes.
+	// It is the Store's runtime.Bounder bound.
+	DefaultTimeout = 3 * time.Second
 )
 
 // clearBatch and lenBatch bound the work of one Clear or Len script call,
@@ -55,9 +62,10 @@ const (
 // concurrent use by multiple goroutines, and several processes may share one
 // server: every write and every eviction is one server-side script.
 type Store struct {
-	c      rueidis.Client
-	own    bool        // Close closes c
-	closed atomic.Bool // set by Close
+	c       rueidis.Client
+	own     bool          // Close closes c
+	timeout time.Duration // bounds each operation
+	closed  atomic.Bool   // set by Close
 
 	names sync.Map // fn string -> *names, derived once per function
 }
@@ -97,7 +105,28 @@ func (s *Store) namesOf(fn string) *names {
 // settings Open uses); a rueidis client with default options retries
 // read-only commands until the context ends.
 func New(c rueidis.Client) *Store {
-	return &Store{c: c}
+	return &Store{c: c, timeout: DefaultTimeout}
+}
+
+// Bound implements runtime.Bounder: no operation of the Store, retries
+// included, waits longer than DefaultTimeout for the server.
+func (s *Store) Bound() time.Duration { return s.timeout }
+
+// bound applies the Store's timeout to ctx, unless ctx ends sooner.
+func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= s.timeout {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.timeout)
+}
+
+// failed names the operation in err, and says so when it ran out of the
+// Store's bound, whose bare "context deadline exceeded" tells little.
+func (s *Store) failed(ctx context.Context, op string, err error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("redis: %s: no answer in time (the store waits at most %v): %w", op, s.timeout, err)
+	}
+	return fmt.Errorf("redis: %s: %w", op, err)
 }
 
 // Open connects to the server or Cluster named by a redis:// or rediss://
@@ -108,14 +137,44 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	c, err := rueidis.NewClient(opt)
+	c, err := connect(ctx, opt, DefaultTimeout)
 	if err != nil {
-		return nil, fmt.Errorf("picocache/redis: connect to %s: %w", redact(rawURL), err)
+		return nil, fmt.Errorf("redis: connecting to %s: %w", storekit.Redact(rawURL), err)
 	}
-	return &Store{c: c, own: true}, nil
+	return &Store{c: c, own: true, timeout: DefaultTimeout}, nil
+}
+
+// connect is rueidis.NewClient, which dials and greets the server before
+// it returns, bounded by timeout and ctx: rueidis bounds the dial and the
+// greeting each, not the two together, nor a Cluster's discovery. A
+// client that connects after connect gave up is closed.
+func connect(ctx context.Context, opt rueidis.ClientOption, timeout time.Duration) (rueidis.Client, error) {
+	type result struct {
+		c   rueidis.Client
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		c, err := rueidis.NewClient(opt)
+		done <- result{c, err}
+	}()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	var err error
+	select {
+	case r := <-done:
+		return r.c, r.err
+	case <-timer.C:
+		err = fmt.Errorf("no answer within %v", timeout)
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	go func() {
+		if r := <-done; r.c != nil {
+			r.c.Close()
+		}
+	}()
+	return nil, err
 }
 
 // ParseURL returns the rueidis options that Open uses for rawURL, for a
@@ -135,22 +194,30 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 // ParseURL then applies the store's defaults where the URL sets none:
 // DefaultDialTimeout, DefaultWriteTimeout, DefaultRetries retries of
 // read-only commands, and no client-side caching (the store does not use it).
+//
+// Its errors name the URL without its password, and come with zero
+// options, which would hold it.
 func ParseURL(rawURL string) (rueidis.ClientOption, error) {
-	u, err := url.Parse(rawURL)
+	// storekit.ParseURL, not url.Parse: url.Parse's error repeats the
+	// whole URL, password included.
+	u, err := storekit.ParseURL(rawURL)
 	if err != nil {
-		// url.Error repeats the whole URL, password included.
+		return rueidis.ClientOption{}, fmt.Errorf("redis: bad URL: %w", err)
+	}
+	if u.Scheme != "redis" && u.Scheme != "rediss" {
+		return rueidis.ClientOption{}, fmt.Errorf("redis: URL scheme %q is not redis or rediss", u.Scheme)
+	}
+	opt, err := rueidis.ParseURL(rawURL)
+	if err != nil {
+		// rueidis.ParseURL returns url.Parse's error as it is, URL and
+		// password included. It cannot fail there on a URL that parsed
+		// above, but keep only the reason should it ever do; its own
+		// errors quote a path or a query value, never the userinfo.
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return rueidis.ClientOption{}, fmt.Errorf("picocache/redis: bad URL: %w", err)
-	}
-	if u.Scheme != "redis" && u.Scheme != "rediss" {
-		return rueidis.ClientOption{}, fmt.Errorf("picocache/redis: URL scheme %q is not redis or rediss", u.Scheme)
-	}
-	opt, err := rueidis.ParseURL(rawURL)
-	if err != nil {
-		return opt, fmt.Errorf("picocache/redis: bad URL %s: %w", u.Redacted(), err)
+		return rueidis.ClientOption{}, fmt.Errorf("redis: bad URL %s: %w", storekit.Redact(rawURL), err)
 	}
 	q := u.Query()
 	// rueidis.ParseURL (v1.0.79) turns addr=host, without a port, into the
@@ -171,7 +238,7 @@ func ParseURL(rawURL string) (rueidis.ClientOption, error) {
 	retries := DefaultRetries
 	if q.Has("max_retries") {
 		if retries, err = strconv.Atoi(q.Get("max_retries")); err != nil || retries < 0 {
-			return opt, fmt.Errorf("picocache/redis: bad URL %s: max_retries %q is not a count", u.Redacted(), q.Get("max_retries"))
+			return rueidis.ClientOption{}, fmt.Errorf("redis: bad URL %s: max_retries %q is not a count", storekit.Redact(rawURL), q.Get("max_retries"))
 		}
 	}
 	opt.RetryDelay = retryDelay(retries)
@@ -191,14 +258,6 @@ func retryDelay(n int) rueidis.RetryDelayFn {
 	}
 }
 
-func redact(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
-}
-
 // Client returns the rueidis client the Store uses.
 func (s *Store) Client() rueidis.Client { return s.c }
 
@@ -209,6 +268,8 @@ func (s *Store) Get(ctx context.Context, fn string, key []byte, lim runtime.Limi
 	if s.closed.Load() {
 		return nil, false, ErrClosed
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	n := s.namesOf(fn)
 	k := n.entry + string(key)
 	var r rueidis.RedisResult
@@ -224,7 +285,7 @@ func (s *Store) Get(ctx context.Context, fn string, key []byte, lim runtime.Limi
 		if rueidis.IsRedisNil(err) {
 			return nil, false, nil
 		}
-		return nil, false, fmt.Errorf("picocache/redis: get: %w", err)
+		return nil, false, s.failed(ctx, "get", err)
 	}
 	if v == nil {
 		v = []byte{}
@@ -245,6 +306,8 @@ func (s *Store) Set(ctx context.Context, fn string, key, value []byte, lim runti
 	if lim.TTL > 0 {
 		ttl = int64((lim.TTL + time.Millisecond - 1) / time.Millisecond)
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	n := s.namesOf(fn)
 	member := string(key)
 	err := setScript.Exec(ctx, s.c,
@@ -252,7 +315,7 @@ func (s *Store) Set(ctx context.Context, fn string, key, value []byte, lim runti
 		[]string{string(value), member, strconv.FormatInt(lim.MaxSize, 10), strconv.FormatInt(ttl, 10), n.entry},
 	).Error()
 	if err != nil {
-		return fmt.Errorf("picocache/redis: set: %w", err)
+		return s.failed(ctx, "set", err)
 	}
 	return nil
 }
@@ -263,13 +326,15 @@ func (s *Store) Clear(ctx context.Context, fn string) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	n := s.namesOf(fn)
 	keys := []string{n.lru, n.exp, n.seq}
 	args := []string{n.entry, strconv.Itoa(clearBatch)}
 	for {
 		left, err := clearScript.Exec(ctx, s.c, keys, args).AsInt64()
 		if err != nil {
-			return fmt.Errorf("picocache/redis: clear: %w", err)
+			return s.failed(ctx, "clear", err)
 		}
 		if left == 0 {
 			return nil
@@ -283,13 +348,15 @@ func (s *Store) Len(ctx context.Context, fn string) (int64, error) {
 	if s.closed.Load() {
 		return 0, ErrClosed
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	n := s.namesOf(fn)
 	keys := []string{n.lru, n.exp}
 	args := []string{strconv.Itoa(lenBatch)}
 	for {
 		c, err := lenScript.Exec(ctx, s.c, keys, args).AsInt64()
 		if err != nil {
-			return 0, fmt.Errorf("picocache/redis: len: %w", err)
+			return 0, s.failed(ctx, "len", err)
 		}
 		if c >= 0 {
 			return c, nil

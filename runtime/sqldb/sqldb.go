@@ -82,7 +82,7 @@ func WithTable(name string) Option {
 }
 
 // errClosed is what calls after Close return.
-var errClosed = errors.New("sqldb: store is closed")
+var errClosed = fmt.Errorf("sqldb: %w", runtime.ErrClosed)
 
 // New returns a Store that keeps its entries in db, a database of the
 // given dialect, creating its table when missing. The caller keeps
@@ -115,6 +115,13 @@ func newStore(ctx context.Context, db *sql.DB, owns bool, dialect Dialect, opts 
 		}
 	}
 	s := &Store{db: db, ownsDB: owns, dialect: dialect, table: o.table, q: newQueries(dialect, o.table), timeout: o.timeout}
+	// Opening is bounded like any operation: a server that accepts the
+	// connection and never answers fails the opening, not the program.
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	if err := s.retry(ctx, func() error { return db.PingContext(ctx) }); err != nil {
+		return nil, fmt.Errorf("sqldb: connecting to the %v database: %w", dialect, s.timeoutErr(ctx, err))
+	}
 	if err := s.createTable(ctx); err != nil {
 		return nil, err
 	}
@@ -203,6 +210,21 @@ func (s *Store) closeStmts() error {
 	return errors.Join(errs...)
 }
 
+// Bound implements runtime.Bounder: the operation timeout (WithTimeout),
+// which bounds each operation, opening included, retries included. Zero
+// means the Store sets no bound of its own.
+func (s *Store) Bound() time.Duration { return s.timeout }
+
+// timeoutErr says so when err comes from the Store's own deadline, whose
+// bare "context deadline exceeded" would not tell a reader which bound
+// ran out.
+func (s *Store) timeoutErr(ctx context.Context, err error) error {
+	if s.timeout > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("no answer in time (the store waits at most %v, sqldb.WithTimeout): %w", s.timeout, err)
+	}
+	return err
+}
+
 // DB returns the database the Store uses, to tune its pool for example.
 func (s *Store) DB() *sql.DB { return s.db }
 
@@ -278,7 +300,7 @@ func (s *Store) Get(ctx context.Context, fn string, key []byte, lim runtime.Limi
 		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("sqldb: get: %w", err)
+		return nil, false, fmt.Errorf("sqldb: get: %w", s.timeoutErr(ctx, err))
 	}
 	return nonNil(v), true, nil
 }
@@ -338,7 +360,7 @@ func (s *Store) Set(ctx context.Context, fn string, key, value []byte, lim runti
 		err = s.retry(ctx, func() error { return s.setBoundedTx(ctx, fh, kh, key, value, exp, lim.MaxSize) })
 	}
 	if err != nil {
-		return fmt.Errorf("sqldb: set: %w", err)
+		return fmt.Errorf("sqldb: set: %w", s.timeoutErr(ctx, err))
 	}
 	return nil
 }
@@ -491,7 +513,7 @@ func (s *Store) Clear(ctx context.Context, fn string) error {
 		return tx.Commit()
 	})
 	if err != nil {
-		return fmt.Errorf("sqldb: clear: %w", err)
+		return fmt.Errorf("sqldb: clear: %w", s.timeoutErr(ctx, err))
 	}
 	return nil
 }
@@ -507,7 +529,7 @@ func (s *Store) Len(ctx context.Context, fn string) (int64, error) {
 	var n int64
 	err := s.retry(ctx, func() error { return s.count.QueryRowContext(ctx, fh, now()).Scan(&n) })
 	if err != nil {
-		return 0, fmt.Errorf("sqldb: len: %w", err)
+		return 0, fmt.Errorf("sqldb: len: %w", s.timeoutErr(ctx, err))
 	}
 	return n, nil
 }

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/picocache/picocache/internal/storekit"
 )
 
 // Open opens the database at rawURL with its conventional database/sql
@@ -54,7 +56,7 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 	}
 	db, err := sql.Open(d.driverName(), dsn)
 	if err != nil {
-		return nil, fmt.Errorf("sqldb: opening %s: %w", redactURL(rawURL), err)
+		return nil, fmt.Errorf("sqldb: opening %s: %w", storekit.Redact(rawURL), err)
 	}
 	if d != SQLite {
 		db.SetMaxIdleConns(16)
@@ -66,30 +68,22 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 	s, err := newStore(ctx, db, true, d, opts)
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("%w (URL %s)", err, redactURL(rawURL))
+		return nil, fmt.Errorf("%w (URL %s)", err, storekit.Redact(rawURL))
 	}
 	return s, nil
 }
 
-// redactURL returns rawURL without its password, for messages.
-func redactURL(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
-}
-
 // parseURL returns the dialect of rawURL, the DSN its driver takes and the
-// table its query names, if any.
+// table its query names, if any. Its errors name rawURL without its
+// password; the DSN, which may hold the password, is in none of them.
 func parseURL(rawURL string) (d Dialect, dsn, table string, err error) {
-	u, err := url.Parse(rawURL)
+	u, err := storekit.ParseURL(rawURL)
 	if err != nil {
 		return 0, "", "", fmt.Errorf("sqldb: bad URL: %w", err)
 	}
 	query, table, err := takeTable(u.RawQuery)
 	if err != nil {
-		return 0, "", "", fmt.Errorf("sqldb: URL %s: %w", u.Redacted(), err)
+		return 0, "", "", fmt.Errorf("sqldb: URL %s: %w", storekit.Redact(rawURL), err)
 	}
 	switch strings.ToLower(u.Scheme) {
 	case "postgres", "postgresql":
@@ -98,16 +92,19 @@ func parseURL(rawURL string) (d Dialect, dsn, table string, err error) {
 	case "mysql":
 		dsn, err := mysqlDSN(u, query)
 		if err != nil {
-			return 0, "", "", fmt.Errorf("sqldb: URL %s: %w", u.Redacted(), err)
+			return 0, "", "", fmt.Errorf("sqldb: URL %s: %w", storekit.Redact(rawURL), err)
 		}
 		return MySQL, dsn, table, nil
 	case "sqlite":
 		dsn, err := sqliteDSN(u, query)
 		if err != nil {
-			return 0, "", "", fmt.Errorf("sqldb: URL %s: %w", u.Redacted(), err)
+			return 0, "", "", fmt.Errorf("sqldb: URL %s: %w", storekit.Redact(rawURL), err)
 		}
 		return SQLite, dsn, table, nil
 	case "":
+		// u parsed, so u.Redacted is exact; storekit.Redact knows only
+		// scheme://user:password@ and would keep the password of
+		// "//user:password@host".
 		return 0, "", "", fmt.Errorf("sqldb: URL %s has no scheme; want postgres://, postgresql://, mysql:// or sqlite:", u.Redacted())
 	}
 	return 0, "", "", fmt.Errorf("sqldb: URL scheme %q is not one of postgres, postgresql, mysql, sqlite", u.Scheme)

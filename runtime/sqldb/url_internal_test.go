@@ -85,3 +85,33 @@ func TestDriverMissingMessage(t *testing.T) {
 		}
 	}
 }
+
+// TestParseURLErrorsHidePassword checks that no error of parseURL shows
+// the password, of the URL or of the DSN built from it.
+func TestParseURLErrorsHidePassword(t *testing.T) {
+	for _, bad := range []string{
+		"postgres://app:S3cr3t@h:99999x/db",
+		"postgres://app:S3cr3t@h/db?table=%zz",
+		"mysql://app:S3cr3t@h/x/y",
+		"mysql://app:S3cr3t@h/db?x=%zz",
+		"mysql://app:S3cr3t@h/db?socket=/s",
+		"mysql://app:S3cr3t@/db?socket=/s(1)",
+		"mysql://a%3Ab:S3cr3t@h/db",
+		"mysql://app:S3%zz3t@h/db",
+		"mysql://app:S3cr3t@[::1/db",
+		"sqlite://app:S3cr3t@h/x.db",
+		"ftp://app:S3cr3t@h/db",
+		"//app:S3cr3t@h/db",
+	} {
+		_, _, _, err := parseURL(bad)
+		if err == nil {
+			t.Errorf("parseURL(%q): no error", bad)
+			continue
+		}
+		for _, secret := range []string{"S3cr3t", "S3%zz3t", "zz3t"} {
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("parseURL(%q) error shows the password: %v", bad, err)
+			}
+		}
+	}
+}

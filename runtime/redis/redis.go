@@ -104,8 +104,27 @@ func (s *Store) namesOf(fn string) *names {
 // a server that is down fails calls promptly (see ParseURL for the
 // settings Open uses); a rueidis client with default options retries
 // read-only commands until the context ends.
-func New(c rueidis.Client) *Store {
-	return &Store{c: c, timeout: DefaultTimeout}
+func New(c rueidis.Client, opts ...Option) *Store {
+	s := &Store{c: c, timeout: DefaultTimeout}
+	for _, opt := range opts {
+		opt(s)
+	}
+	return s
+}
+
+// An Option changes a Store made by New or Open.
+type Option func(*Store)
+
+// WithTimeout sets the longest any operation of the Store waits for the
+// server, retries included: its runtime.Bounder bound (DefaultTimeout if
+// not given; URL: timeout=DURATION). A d that is not positive leaves
+// DefaultTimeout.
+func WithTimeout(d time.Duration) Option {
+	return func(s *Store) {
+		if d > 0 {
+			s.timeout = d
+		}
+	}
 }
 
 // Bound implements runtime.Bounder: no operation of the Store, retries
@@ -132,16 +151,31 @@ func (s *Store) failed(ctx context.Context, op string, err error) error {
 // Open connects to the server or Cluster named by a redis:// or rediss://
 // URL, in the form that [ParseURL] describes, and returns a Store that owns
 // the connection: Close closes it.
-func Open(ctx context.Context, rawURL string) (*Store, error) {
+func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 	opt, err := ParseURL(rawURL)
 	if err != nil {
 		return nil, err
 	}
-	c, err := connect(ctx, opt, DefaultTimeout)
-	if err != nil {
+	timeout, _ := urlTimeout(rawURL) // checked by ParseURL
+	s := New(nil, append([]Option{WithTimeout(timeout)}, opts...)...)
+	s.own = true
+	if s.c, err = connect(ctx, opt, s.timeout); err != nil {
 		return nil, fmt.Errorf("redis: connecting to %s: %w", storekit.Redact(rawURL), err)
 	}
-	return &Store{c: c, own: true, timeout: DefaultTimeout}, nil
+	return s, nil
+}
+
+// urlTimeout returns the URL's timeout parameter, zero when absent.
+func urlTimeout(rawURL string) (time.Duration, error) {
+	u, err := storekit.ParseURL(rawURL)
+	if err != nil || !u.Query().Has("timeout") {
+		return 0, err
+	}
+	d, err := time.ParseDuration(u.Query().Get("timeout"))
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("timeout %q is not a positive duration such as 3s", u.Query().Get("timeout"))
+	}
+	return d, nil
 }
 
 // connect is rueidis.NewClient, which dials and greets the server before
@@ -189,7 +223,8 @@ func connect(ctx context.Context, opt rueidis.ClientOption, timeout time.Duratio
 //
 // A single address that runs in cluster mode is detected as a Cluster too.
 // Options: db, dial_timeout, write_timeout, max_retries, protocol=2,
-// client_name, master_set (Sentinel: the hosts are then sentinels).
+// client_name, master_set (Sentinel: the hosts are then sentinels), and
+// the store's own timeout (WithTimeout; Open reads it, rueidis ignores it).
 //
 // ParseURL then applies the store's defaults where the URL sets none:
 // DefaultDialTimeout, DefaultWriteTimeout, DefaultRetries retries of
@@ -234,6 +269,9 @@ func ParseURL(rawURL string) (rueidis.ClientOption, error) {
 	}
 	if !q.Has("write_timeout") {
 		opt.ConnWriteTimeout = DefaultWriteTimeout
+	}
+	if _, err := urlTimeout(rawURL); err != nil {
+		return rueidis.ClientOption{}, fmt.Errorf("redis: bad URL %s: %w", storekit.Redact(rawURL), err)
 	}
 	retries := DefaultRetries
 	if q.Has("max_retries") {

@@ -54,11 +54,14 @@ func TestSilentServerAtOpen(t *testing.T) {
 func TestSilentServerMidRun(t *testing.T) {
 	quietLogs(t)
 	p := sharedProxy(t)
-	s, err := redis.Open(context.Background(), "redis://"+p.Addr())
+	s, err := redis.Open(context.Background(), "redis://"+p.Addr()+"?timeout=1s")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	if s.Bound() != time.Second {
+		t.Fatalf("Bound() = %v with timeout=1s, want 1s", s.Bound())
+	}
 	faulttest.SilentMidRun(t, p, s, s.Bound(), 20*time.Second)
 }
 
@@ -67,7 +70,7 @@ func TestSilentServerMidRun(t *testing.T) {
 func TestSlowServer(t *testing.T) {
 	quietLogs(t)
 	p := sharedProxy(t)
-	s, err := redis.Open(context.Background(), "redis://"+p.Addr())
+	s, err := redis.Open(context.Background(), "redis://"+p.Addr(), redis.WithTimeout(2*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,4 +88,18 @@ func quietLogs(t *testing.T) {
 	old := slog.Default()
 	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	t.Cleanup(func() { slog.SetDefault(old) })
+}
+
+func TestTimeoutParameter(t *testing.T) {
+	for _, bad := range []string{"abc", "0s", "-1s"} {
+		if _, err := redis.ParseURL("redis://127.0.0.1:1?timeout=" + bad); err == nil || !strings.Contains(err.Error(), "timeout") {
+			t.Errorf("timeout=%s: err = %v, want one naming timeout", bad, err)
+		}
+	}
+	if _, err := redis.ParseURL("redis://127.0.0.1:1?timeout=250ms"); err != nil {
+		t.Errorf("timeout=250ms: %v", err)
+	}
+	if s := redis.New(nil); s.Bound() != redis.DefaultTimeout {
+		t.Errorf("New: Bound() = %v, want DefaultTimeout", s.Bound())
+	}
 }

@@ -26,12 +26,23 @@ type slowBounded struct {
 
 func (s *slowBounded) Bound() time.Duration { return s.bound }
 
-func (s *slowBounded) Get(ctx context.Context, fn string, key []byte, lim runtime.Limits) ([]byte, bool, error) {
-	time.Sleep(s.get)
+func (s *slowBounded) Space(ctx context.Context, ns runtime.Namespace) (runtime.Space, error) {
+	sp, err := s.Store.Space(ctx, ns)
+	return slowSpace{sp, s}, err
+}
+
+type slowSpace struct {
+	runtime.Space
+	s *slowBounded
+}
+
+func (sp slowSpace) Get(ctx context.Context, key []byte) ([]byte, bool, error) {
+	time.Sleep(sp.s.get)
 	return nil, false, nil
 }
 
-func (s *slowBounded) Set(ctx context.Context, fn string, key, value []byte, lim runtime.Limits) error {
+func (sp slowSpace) Set(ctx context.Context, key, value []byte) error {
+	s := sp.s
 	s.mu.Lock()
 	s.sets++
 	if dl, ok := ctx.Deadline(); ok {
@@ -103,17 +114,17 @@ func TestMovedValueIsAMiss(t *testing.T) {
 	g.Bind(s)
 	var runs atomic.Int64
 	key := func(n int) []byte { return binary.BigEndian.AppendUint64(nil, uint64(n)) }
-	lim := runtime.Limits{MaxSize: 10}
 	call(f, &runs, 1) // stores 10 under f's key 1
-	raw, ok, err := s.Get(ctx, f.Namespace(), key(1), lim)
+	fs, gs := spaceOf(t, s, f), spaceOf(t, s, g)
+	raw, ok, err := fs.Get(ctx, key(1))
 	if err != nil || !ok {
 		t.Fatalf("the stored entry: %v %v", ok, err)
 	}
 	// Under f's key 2, and under g's key 1.
-	if err := s.Set(ctx, f.Namespace(), key(2), raw, lim); err != nil {
+	if err := fs.Set(ctx, key(2), raw); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Set(ctx, g.Namespace(), key(1), raw, lim); err != nil {
+	if err := gs.Set(ctx, key(1), raw); err != nil {
 		t.Fatal(err)
 	}
 	runs.Store(0)
@@ -147,10 +158,11 @@ func TestOldFormatIsACleanMiss(t *testing.T) {
 	var runs atomic.Int64
 	key := binary.BigEndian.AppendUint64(nil, 7)
 	call(f, &runs, 7)
-	raw, _, _ := s.Get(ctx, f.Namespace(), key, runtime.Limits{MaxSize: 10})
+	sp := spaceOf(t, s, f)
+	raw, _, _ := sp.Get(ctx, key)
 	old := append([]byte(nil), raw...)
 	old[2] = 1
-	s.Set(ctx, f.Namespace(), key, old, runtime.Limits{MaxSize: 10})
+	sp.Set(ctx, key, old)
 	if call(f, &runs, 7); runs.Load() != 2 {
 		t.Errorf("a format-1 entry was returned as a hit")
 	}
@@ -226,7 +238,7 @@ func TestDefaultStoreOpensInTheBackground(t *testing.T) {
 	close(release)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		n, _ := opened.Len(context.Background(), f.Namespace())
+		n, _ := spaceOf(t, opened, f).Len(context.Background())
 		call(f, &runs, 200)
 		if n > 0 {
 			break

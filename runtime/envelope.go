@@ -51,11 +51,31 @@ func namespaceCRC(ns string) uint32 {
 
 // entryCRC is the checksum of an envelope's body (everything before the
 // checksum) for key in the function whose namespace gave nsCRC.
+//
+// The key goes through crcUpdate, byte by byte, not crc32.Update, which
+// calls through a function value: the key would escape to the heap, and a
+// hit would allocate the wrapper's key buffer. Keys are short; the body,
+// on the heap anyway, takes the fast path.
 func entryCRC(nsCRC uint32, key, body []byte) uint32 {
-	var n [binary.MaxVarintLen64]byte
-	crc := crc32.Update(nsCRC, castagnoli, n[:binary.PutUvarint(n[:], uint64(len(key)))])
-	crc = crc32.Update(crc, castagnoli, key)
+	crc := nsCRC
+	for n := uint64(len(key)); ; n >>= 7 { // the uvarint of len(key)
+		if n < 0x80 {
+			crc = crcUpdate(crc, byte(n))
+			break
+		}
+		crc = crcUpdate(crc, byte(n)|0x80)
+	}
+	for _, b := range key {
+		crc = crcUpdate(crc, b)
+	}
 	return crc32.Update(crc, castagnoli, body)
+}
+
+// crcUpdate continues a CRC-32C (as crc32.Update keeps it) by one byte.
+func crcUpdate(crc uint32, b byte) uint32 {
+	crc = ^crc
+	crc = castagnoli[byte(crc)^b] ^ crc>>8
+	return ^crc
 }
 
 func (f *Func[R]) encode(key []byte, r R) []byte {

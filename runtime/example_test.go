@@ -84,8 +84,8 @@ func ExampleFunc_Bind() {
 	defer squareCache.Bind(nil)
 
 	squareCached(5)
-	n, _ := mem.Len(context.Background(), squareCache.Namespace())
-	fmt.Println("entries in the bound store:", n)
+	info, _ := squareCache.Info(context.Background())
+	fmt.Println("entries in the bound store:", info.CurrSize)
 	// Output:
 	// computing 5
 	// entries in the bound store: 1
@@ -115,13 +115,13 @@ func ExampleNewMemory() {
 	s := runtime.NewMemory()
 	defer s.Close()
 
-	lim := runtime.Limits{MaxSize: 2}
-	s.Set(ctx, "fn", []byte("a"), []byte("A"), lim)
-	s.Set(ctx, "fn", []byte("b"), []byte("B"), lim)
-	s.Get(ctx, "fn", []byte("a"), lim)              // a is now the most recently used
-	s.Set(ctx, "fn", []byte("c"), []byte("C"), lim) // evicts b
-	_, ok, _ := s.Get(ctx, "fn", []byte("b"), lim)
-	n, _ := s.Len(ctx, "fn")
+	sp, _ := s.Space(ctx, runtime.Namespace{Name: "fn", Limits: runtime.Limits{MaxSize: 2}})
+	sp.Set(ctx, []byte("a"), []byte("A"))
+	sp.Set(ctx, []byte("b"), []byte("B"))
+	sp.Get(ctx, []byte("a"))              // a is now the most recently used
+	sp.Set(ctx, []byte("c"), []byte("C")) // evicts b
+	_, ok, _ := sp.Get(ctx, []byte("b"))
+	n, _ := sp.Len(ctx)
 	fmt.Println("b present:", ok, "entries:", n)
 	// Output: b present: false entries: 2
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,34 +86,51 @@ func (p *PanicError) Unwrap() error {
 // Concurrent calls with the same key share one computation (single
 // flight); calls with different keys run in parallel. Results whose
 // computation returned an error or panicked are never stored.
+//
+// A call that calls its own function with the same key would wait for
+// itself. Do detects that, and panics with a *RecursionError, when the
+// inner call is given a context derived from the one Do passed to the
+// computation (as wrappers of functions that take a context.Context do);
+// a function that reaches its own wrapper without passing its context on
+// blocks for ever, as it would with any single-flight cache.
 type Func[R any] struct {
 	cfg   Config
 	codec Codec[R]
-	ns    string // the store namespace: Name@Version
-	lim   Limits
+	ns    Namespace
 	fp    [fingerprintLen]byte
 	nsCRC uint32 // the CRC-32C of the namespace, where every entry's checksum starts
 
-	hits, misses, storeErrors atomic.Int64
+	hits                counter
+	misses, storeErrors atomic.Int64
+	// completed counts finished flights, so that a miss can tell whether
+	// another caller's flight for its key may have ended, and stored its
+	// result, between the miss's read and its own flight.
+	completed atomic.Uint64
+	flights   flightGroup
 
-	bound atomic.Pointer[binding] // set by Bind
-	dflt  atomic.Pointer[binding] // the default store, as last resolved
-
-	mu      sync.Mutex
-	flights map[string]*flight // guarded by mu; calls in flight on a non-memory store
-	spaces  []*memSpace        // guarded by mu; every Memory space used, whose hits are ours
+	bound atomic.Pointer[boundStore] // set by Bind
+	cur   atomic.Pointer[view]       // the store and space in use, as last resolved
+	// resolveMu serializes resolving a view, so that concurrent first
+	// calls open the function's space once.
+	resolveMu sync.Mutex
 
 	logs logLimiter
 }
 
-// binding is a Func's view of a store.
-type binding struct {
-	store Store
-	space *memSpace     // the function's namespace when store is a *Memory
-	bound time.Duration // the store's Bound, when it is a Bounder
-	gen   uint64        // the default-store generation it was resolved at
-	err   error         // the default store could not be opened
-	retry time.Time     // with err: when to try opening again
+// boundStore is the store given to Bind.
+type boundStore struct{ s Store }
+
+// view is a Func's resolved store and space. It is immutable.
+type view struct {
+	bind   *boundStore // what Bind had set when it was resolved (nil: the default store)
+	gen    uint64      // with bind == nil, the default-store generation resolved at
+	store  Store
+	space  Space
+	values Values        // space, when it keeps Go values
+	mem    *memView      // space, when it is the memory store's (see Func.value)
+	bound  time.Duration // the store's Bound, when it is a Bounder
+	err    error         // the store or the space could not be opened
+	retry  time.Time     // with err: when to try again
 }
 
 // flight is one computation in progress, shared by the calls waiting on
@@ -146,97 +162,96 @@ func New[R any](cfg Config, codec Codec[R]) *Func[R] {
 	if codec.Append == nil || codec.Decode == nil {
 		panic("picocache: Codec.Append and Codec.Decode are required")
 	}
+	name := cfg.Name + "@" + cfg.Version
 	return &Func[R]{
 		cfg:   cfg,
 		codec: codec,
-		ns:    cfg.Name + "@" + cfg.Version,
-		lim:   Limits{MaxSize: cfg.MaxSize, TTL: cfg.TTL},
+		ns:    Namespace{Name: name, Limits: Limits{MaxSize: cfg.MaxSize, TTL: cfg.TTL}},
 		fp:    fingerprint(codec.Type),
-		nsCRC: namespaceCRC(cfg.Name + "@" + cfg.Version),
+		nsCRC: namespaceCRC(name),
 	}
 }
 
 // Config returns the function's configuration.
 func (f *Func[R]) Config() Config { return f.cfg }
 
-// Namespace returns the namespace under which the function's entries are
-// kept in its store.
-func (f *Func[R]) Namespace() string { return f.ns }
+// Namespace returns the name under which the function's entries are kept
+// in its store: its identity and version.
+func (f *Func[R]) Namespace() string { return f.ns.Name }
 
 // Bind makes the function use s instead of the default store. Bind(nil)
-// returns it to the default. Bind does not close the previous store.
+// returns it to the default. Bind does not close the previous store, and
+// keeps nothing of it.
 func (f *Func[R]) Bind(s Store) {
 	if s == nil {
 		f.bound.Store(nil)
 		return
 	}
-	f.bound.Store(f.newBinding(s, nil))
+	f.bound.Store(&boundStore{s})
 }
 
-func (f *Func[R]) newBinding(s Store, err error) *binding {
-	b := &binding{store: s, err: err}
-	if bd, ok := s.(Bounder); ok {
-		b.bound = bd.Bound()
+// view returns the store and space the function uses now.
+func (f *Func[R]) view(ctx context.Context) *view {
+	b := f.bound.Load()
+	if v := f.cur.Load(); v != nil && v.fresh(b) {
+		return v
 	}
-	if m, ok := s.(*Memory); ok {
-		// A closed Memory gives no space: calls then go through the
-		// Store methods, which fail and are counted.
-		b.space, _ = m.space(f.ns)
+	return f.resolve(ctx, b)
+}
+
+// fresh reports whether v still stands for binding b.
+func (v *view) fresh(b *boundStore) bool {
+	if v.bind != b || b == nil && v.gen != defaults.gen.Load() {
+		return false
 	}
-	if b.space != nil {
-		f.mu.Lock()
-		if !slices.Contains(f.spaces, b.space) {
-			f.spaces = append(f.spaces, b.space)
+	return v.err == nil || time.Now().Before(v.retry)
+}
+
+// resolve opens the function's space in the store it is bound to, or in
+// the default store, and makes it the current view. Only calls of this
+// function wait for it, each at most the store's bound (and the default
+// store's opening wait).
+func (f *Func[R]) resolve(ctx context.Context, b *boundStore) *view {
+	f.resolveMu.Lock()
+	defer f.resolveMu.Unlock()
+	if v := f.cur.Load(); v != nil && v.fresh(b) {
+		return v // resolved by another call meanwhile
+	}
+	v := &view{bind: b, gen: defaults.gen.Load()}
+	if b != nil {
+		v.store = b.s
+	} else {
+		v.store, v.err = DefaultStore(ctx)
+	}
+	if v.err == nil {
+		sctx := ctx
+		if bd, ok := v.store.(Bounder); ok {
+			v.bound = bd.Bound()
+			var cancel context.CancelFunc
+			sctx, cancel = context.WithTimeout(ctx, v.bound)
+			defer cancel()
 		}
-		f.mu.Unlock()
-	}
-	return b
-}
-
-// hitCount returns the hits counted by f and by the memory spaces it used,
-// resetting them when reset is set.
-func (f *Func[R]) hitCount(reset bool) int64 {
-	n := f.hits.Load()
-	if reset {
-		n = f.hits.Swap(0)
-	}
-	f.mu.Lock()
-	spaces := slices.Clone(f.spaces)
-	f.mu.Unlock()
-	for _, s := range spaces {
-		s.mu.Lock()
-		n += s.hits
-		if reset {
-			s.hits = 0
+		v.space, v.err = v.store.Space(sctx, f.ns)
+		if v.err == nil {
+			v.values, _ = v.space.(Values)
+			v.mem, _ = v.space.(*memView)
 		}
-		s.mu.Unlock()
 	}
-	return n
-}
-
-// binding returns the store the function uses now.
-func (f *Func[R]) binding(ctx context.Context) *binding {
-	if b := f.bound.Load(); b != nil {
-		return b
+	if v.err != nil {
+		v.store, v.space = nil, nil
+		v.retry = time.Now().Add(openRetryDelay)
 	}
-	gen := defaults.gen.Load()
-	if b := f.dflt.Load(); b != nil && b.gen == gen && (b.err == nil || time.Now().Before(b.retry)) {
-		return b
-	}
-	s, err := DefaultStore(ctx)
-	b := f.newBinding(s, err)
-	b.gen = gen
-	if err != nil {
-		b.retry = time.Now().Add(openRetryDelay)
-	}
-	f.dflt.Store(b)
-	return b
+	f.cur.Store(v)
+	return v
 }
 
 // Do returns the result for key: from the store when present, else by
 // running compute once for all concurrent callers with that key, storing
 // a successful result. Generated wrappers call it with the encoded
 // arguments as key; Do does not retain key.
+//
+// A hit is one read of the store: it takes no lock shared with other
+// keys and allocates nothing beyond what the store's read does.
 //
 // A caller whose ctx ends while it waits for another caller's computation
 // returns ctx.Err() at once. If the computing caller's own context ends
@@ -246,118 +261,134 @@ func (f *Func[R]) binding(ctx context.Context) *binding {
 // Store failures are counted in Info.StoreErrors and logged with log/slog
 // (rate-limited); they never change the result.
 func (f *Func[R]) Do(ctx context.Context, key []byte, compute func(context.Context) (R, error)) (R, error) {
-	b := f.binding(ctx)
-	if b.space != nil {
-		return f.doMemory(ctx, b, key, compute)
+	v := f.view(ctx)
+	if v.err != nil {
+		f.storeFailed("open", v.err)
+		return f.miss(ctx, v, key, compute, false, 0, 0)
 	}
-	return f.doStore(ctx, b, key, compute)
-}
-
-// memValue wraps a Func's results in a Memory, so that bytes stored
-// through the Store methods are never mistaken for results.
-type memValue[R any] struct{ v R }
-
-func (f *Func[R]) doMemory(ctx context.Context, b *binding, key []byte, compute func(context.Context) (R, error)) (R, error) {
-	s := b.space
-	s.mu.Lock()
-	if s.closed {
-		// The Memory was closed: its Store methods fail, and are counted.
-		s.mu.Unlock()
-		return f.doStore(ctx, b, key, compute)
-	}
-	if e := s.getLocked(key, time.Time{}); e != nil {
-		if v, ok := e.val.(memValue[R]); ok {
-			s.hits++
-			s.mu.Unlock()
-			return v.v, nil
-		}
-		s.removeLocked(e) // a foreign value: a miss, replaced below
-	}
-	if fl := s.flights[string(key)]; fl != nil {
-		s.mu.Unlock()
-		return f.wait(ctx, fl, key, compute)
-	}
-	k := string(key)
-	fl := &flight{done: make(chan struct{})}
-	s.flights[k] = fl
-	s.mu.Unlock()
-
-	f.misses.Add(1)
-	r, err := f.lead(ctx, fl, compute, func() {
-		s.mu.Lock()
-		delete(s.flights, k)
-		s.mu.Unlock()
-	})
-	s.mu.Lock()
-	if err == nil {
-		s.putLocked(k, memValue[R]{r}, f.lim, time.Time{})
-	}
-	delete(s.flights, k)
-	s.mu.Unlock()
-	close(fl.done)
-	return r, err
-}
-
-func (f *Func[R]) doStore(ctx context.Context, b *binding, key []byte, compute func(context.Context) (R, error)) (R, error) {
-	k := string(key)
-	f.mu.Lock()
-	if fl := f.flights[k]; fl != nil {
-		f.mu.Unlock()
-		return f.wait(ctx, fl, key, compute)
-	}
-	fl := &flight{done: make(chan struct{})}
-	if f.flights == nil {
-		f.flights = make(map[string]*flight)
-	}
-	f.flights[k] = fl
-	f.mu.Unlock()
-	removeFlight := func() {
-		f.mu.Lock()
-		delete(f.flights, k)
-		f.mu.Unlock()
-	}
-
-	kb := []byte(k)
-	// store is whether the result is to be stored after a miss: not when
-	// the store failed to open or to read (it is down, or slow: a call
-	// waits on it once, not twice).
-	store := b.err == nil && f.lim.MaxSize != 0
-	var getTook time.Duration
-	if b.err != nil {
-		f.storeFailed("open", b.err)
-	} else {
-		var start time.Time
-		if b.bound > 0 {
-			start = time.Now()
-		}
-		raw, ok, err := f.storeGet(ctx, b.store, kb)
-		if b.bound > 0 {
-			getTook = time.Since(start)
-		}
-		switch {
-		case err != nil:
-			store = false
-			if ctx.Err() == nil {
-				f.storeFailed("get", err)
-			}
-		case ok:
-			r, err := f.decode(kb, raw)
-			if err == nil {
-				f.hits.Add(1)
-				fl.val = r
-				removeFlight()
-				close(fl.done)
+	if v.values != nil {
+		x, ok, err := f.value(v, key)
+		if ok {
+			if r, ok := x.(R); ok {
+				f.hits.add(key)
 				return r, nil
 			}
-			if !errors.Is(err, errOldFormat) {
-				f.storeFailed("decode", err) // corrupt or foreign: a miss, overwritten below
-			}
+		}
+		if err != nil {
+			f.storeFailed("get", err)
+			return f.miss(ctx, v, key, compute, false, 0, 0)
+		}
+		return f.miss(ctx, v, key, compute, true, 0, 0)
+	}
+	seen := f.completed.Load()
+	var start time.Time
+	if v.bound > 0 {
+		start = time.Now()
+	}
+	raw, ok, err := f.get(ctx, v.space, key)
+	var took time.Duration
+	if v.bound > 0 {
+		took = time.Since(start)
+	}
+	switch {
+	case err != nil:
+		if ctx.Err() == nil {
+			f.storeFailed("get", err)
+		}
+		// A store that failed to read is down or slow: a call waits on
+		// it once, not twice, so the result is not stored.
+		return f.miss(ctx, v, key, compute, false, seen, took)
+	case ok:
+		r, err := f.decode(key, raw)
+		if err == nil {
+			f.hits.add(key)
+			return r, nil
+		}
+		if !errors.Is(err, errOldFormat) {
+			f.storeFailed("decode", err) // corrupt or foreign: a miss, overwritten below
 		}
 	}
+	return f.miss(ctx, v, key, compute, true, seen, took)
+}
 
+// The key that generated code passes is on its stack. Passed to a method
+// of an interface, it would escape to the heap, and every call would
+// allocate it: calls through an interface pass a pooled copy instead, and
+// the memory store, whose hits must cost next to nothing, is called
+// directly (its methods keep nothing of the key).
+var keyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 64); return &b }}
+
+func heapKey(key []byte) *[]byte {
+	p := keyBufs.Get().(*[]byte)
+	*p = append((*p)[:0], key...)
+	return p
+}
+
+func putKey(p *[]byte) {
+	if cap(*p) <= 4<<10 {
+		keyBufs.Put(p)
+	}
+}
+
+// value reads key from a space that keeps Go values.
+func (f *Func[R]) value(v *view, key []byte) (any, bool, error) {
+	if v.mem != nil {
+		return v.mem.Value(key)
+	}
+	k := heapKey(key)
+	defer putKey(k)
+	return v.values.Value(*k)
+}
+
+// setValue stores r under key in a space that keeps Go values.
+func (f *Func[R]) setValue(v *view, key []byte, r R) error {
+	if v.mem != nil {
+		return v.mem.SetValue(key, r)
+	}
+	k := heapKey(key)
+	defer putKey(k)
+	return v.values.SetValue(*k, r)
+}
+
+// get is space.Get bounded by the store timeout.
+func (f *Func[R]) get(ctx context.Context, sp Space, key []byte) ([]byte, bool, error) {
+	if storeTimeout.Load() > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = withStoreTimeout(ctx)
+		defer cancel()
+	}
+	k := heapKey(key)
+	defer putKey(k)
+	return sp.Get(ctx, *k)
+}
+
+// miss joins or leads the key's flight after a read that found nothing.
+// store says whether to store the result; seen is f.completed before the
+// read, took how long the read took.
+func (f *Func[R]) miss(ctx context.Context, v *view, key []byte, compute func(context.Context) (R, error), store bool, seen uint64, took time.Duration) (R, error) {
+	fl, sh, k, leader := f.flights.join(key)
+	if !leader {
+		return f.wait(ctx, fl, key, compute)
+	}
+	removeFlight := func() {
+		sh.remove(k)
+		f.completed.Add(1)
+	}
+	// Another caller's flight for this key may have ended, its result
+	// stored, since this caller's read: read once more rather than
+	// compute again. (The memory store's read costs next to nothing.)
+	if store {
+		if r, ok := f.reread(ctx, v, key, seen); ok {
+			f.hits.add(key)
+			fl.val = r
+			removeFlight()
+			close(fl.done)
+			return r, nil
+		}
+	}
 	f.misses.Add(1)
 	r, err := f.lead(ctx, fl, compute, removeFlight)
-	if err != nil || !store {
+	if err != nil || !store || f.ns.MaxSize == 0 {
 		removeFlight()
 		close(fl.done)
 		return r, err
@@ -366,9 +397,36 @@ func (f *Func[R]) doStore(ctx context.Context, b *binding, key []byte, compute f
 	// value is stored, so that callers arriving meanwhile share it
 	// instead of missing in the store and computing again.
 	close(fl.done)
-	f.storeSet(ctx, b, kb, r, getTook)
+	if v.values != nil {
+		if err := f.setValue(v, key, r); err != nil {
+			f.storeFailed("set", err)
+		}
+	} else {
+		f.storeSet(ctx, v, key, r, took)
+	}
 	removeFlight()
 	return r, nil
+}
+
+// reread reads key again for the leader of its flight, when a flight may
+// have stored it since the first read.
+func (f *Func[R]) reread(ctx context.Context, v *view, key []byte, seen uint64) (r R, ok bool) {
+	if v.values != nil {
+		if x, ok, _ := f.value(v, key); ok {
+			r, ok = x.(R)
+			return r, ok
+		}
+		return r, false
+	}
+	if f.completed.Load() == seen {
+		return r, false
+	}
+	raw, ok, err := f.get(ctx, v.space, key)
+	if err != nil || !ok {
+		return r, false
+	}
+	r, err = f.decode(key, raw)
+	return r, err == nil
 }
 
 // errBudget is the store failure of a Set skipped because the Get before
@@ -378,10 +436,10 @@ var errBudget = errors.New("picocache: the store's bound was spent on the read; 
 // storeSet stores r under key after a miss. It is stored even if the
 // caller's context has ended (others want it), within what remains of the
 // store's Bound after the Get, which took getTook.
-func (f *Func[R]) storeSet(ctx context.Context, b *binding, key []byte, r R, getTook time.Duration) {
+func (f *Func[R]) storeSet(ctx context.Context, v *view, key []byte, r R, getTook time.Duration) {
 	sctx := context.WithoutCancel(ctx)
-	if b.bound > 0 {
-		left := b.bound - getTook
+	if v.bound > 0 {
+		left := v.bound - getTook
 		if left <= 0 {
 			f.storeFailed("set", errBudget)
 			return
@@ -392,16 +450,33 @@ func (f *Func[R]) storeSet(ctx context.Context, b *binding, key []byte, r R, get
 	}
 	sctx, cancel := withStoreTimeout(sctx)
 	defer cancel()
-	if err := b.store.Set(sctx, f.ns, key, f.encode(key, r), f.lim); err != nil {
+	k := heapKey(key)
+	defer putKey(k)
+	if err := v.space.Set(sctx, *k, f.encode(key, r)); err != nil {
 		f.storeFailed("set", err)
 	}
 }
 
-// storeGet is s.Get bounded by the store timeout.
-func (f *Func[R]) storeGet(ctx context.Context, s Store, key []byte) ([]byte, bool, error) {
-	ctx, cancel := withStoreTimeout(ctx)
-	defer cancel()
-	return s.Get(ctx, f.ns, key, f.lim)
+// leadingKey is the context key under which a computation's context
+// carries the flights it leads, to detect a call waiting for itself.
+type leadingKey struct{}
+
+// leading is one flight led by a computation, and the flights its
+// callers lead.
+type leading struct {
+	fl     *flight
+	parent *leading
+}
+
+// RecursionError is what a call panics with when it would wait for its
+// own computation: a memoized function that calls itself, directly or
+// not, with the same arguments.
+type RecursionError struct {
+	Func string // the function's namespace
+}
+
+func (e *RecursionError) Error() string {
+	return "picocache: " + e.Func + " calls itself with the same arguments, and would wait for itself for ever"
 }
 
 // lead runs compute for the callers sharing fl and records its outcome
@@ -417,6 +492,8 @@ func (f *Func[R]) lead(ctx context.Context, fl *flight, compute func(context.Con
 			close(fl.done)
 		}
 	}()
+	parent, _ := ctx.Value(leadingKey{}).(*leading)
+	cctx := context.WithValue(ctx, leadingKey{}, &leading{fl: fl, parent: parent})
 	func() {
 		defer func() {
 			if !normal {
@@ -425,7 +502,7 @@ func (f *Func[R]) lead(ctx context.Context, fl *flight, compute func(context.Con
 				}
 			}
 		}()
-		r, err = compute(ctx)
+		r, err = compute(cctx)
 		normal = true
 	}()
 	if !normal {
@@ -444,9 +521,18 @@ func (f *Func[R]) wait(ctx context.Context, fl *flight, key []byte, compute func
 	var zero R
 	select {
 	case <-fl.done:
-	case <-ctx.Done():
-		f.misses.Add(1)
-		return zero, ctx.Err()
+	default:
+		for l, _ := ctx.Value(leadingKey{}).(*leading); l != nil; l = l.parent {
+			if l.fl == fl {
+				panic(&RecursionError{Func: f.ns.Name})
+			}
+		}
+		select {
+		case <-fl.done:
+		case <-ctx.Done():
+			f.misses.Add(1)
+			return zero, ctx.Err()
+		}
 	}
 	switch {
 	case fl.panic != nil:
@@ -462,7 +548,7 @@ func (f *Func[R]) wait(ctx context.Context, fl *flight, key []byte, compute func
 		f.misses.Add(1)
 		return zero, fl.err
 	}
-	f.hits.Add(1)
+	f.hits.add(key)
 	return fl.val.(R), nil
 }
 
@@ -471,16 +557,16 @@ func (f *Func[R]) wait(ctx context.Context, fl *flight, key []byte, compute func
 // fails, Info returns the local counts with the error.
 func (f *Func[R]) Info(ctx context.Context) (Info, error) {
 	info := Info{
-		Hits:        f.hitCount(false),
+		Hits:        f.hits.sum(),
 		Misses:      f.misses.Load(),
 		MaxSize:     f.cfg.MaxSize,
 		StoreErrors: f.storeErrors.Load(),
 	}
-	b := f.binding(ctx)
-	if b.err != nil {
-		return info, b.err
+	v := f.view(ctx)
+	if v.err != nil {
+		return info, v.err
 	}
-	n, err := b.store.Len(ctx, f.ns)
+	n, err := v.space.Len(ctx)
 	info.CurrSize = n
 	return info, err
 }
@@ -489,12 +575,12 @@ func (f *Func[R]) Info(ctx context.Context) (Info, error) {
 // sharing it, and resets this process's counters. Entries of other
 // functions are untouched.
 func (f *Func[R]) Clear(ctx context.Context) error {
-	b := f.binding(ctx)
-	if b.err != nil {
-		return b.err
+	v := f.view(ctx)
+	if v.err != nil {
+		return v.err
 	}
-	err := b.store.Clear(ctx, f.ns)
-	f.hitCount(true)
+	err := v.space.Clear(ctx)
+	f.hits.reset()
 	f.misses.Store(0)
 	f.storeErrors.Store(0)
 	return err

@@ -43,7 +43,7 @@ func call(f *runtime.Func[int], runs *atomic.Int64, n int) int {
 	return v
 }
 
-// failing is a store whose operations fail while down is set.
+// failing is a store whose spaces' operations fail while down is set.
 type failing struct {
 	runtime.Store
 	down atomic.Bool
@@ -51,18 +51,28 @@ type failing struct {
 
 var errDown = errors.New("store is down")
 
-func (s *failing) Get(ctx context.Context, fn string, key []byte, lim runtime.Limits) ([]byte, bool, error) {
+func (s *failing) Space(ctx context.Context, ns runtime.Namespace) (runtime.Space, error) {
+	sp, err := s.Store.Space(ctx, ns)
+	return failingSpace{sp, &s.down}, err
+}
+
+type failingSpace struct {
+	runtime.Space
+	down *atomic.Bool
+}
+
+func (s failingSpace) Get(ctx context.Context, key []byte) ([]byte, bool, error) {
 	if s.down.Load() {
 		return nil, false, errDown
 	}
-	return s.Store.Get(ctx, fn, key, lim)
+	return s.Space.Get(ctx, key)
 }
 
-func (s *failing) Set(ctx context.Context, fn string, key, value []byte, lim runtime.Limits) error {
+func (s failingSpace) Set(ctx context.Context, key, value []byte) error {
 	if s.down.Load() {
 		return errDown
 	}
-	return s.Store.Set(ctx, fn, key, value, lim)
+	return s.Space.Set(ctx, key, value)
 }
 
 // captureLogs sends slog's default logger to a buffer for the test.
@@ -133,14 +143,15 @@ func TestCorruptEntryIsAMissAndIsOverwritten(t *testing.T) {
 	call(f, &runs, 1)
 	key := binary.BigEndian.AppendUint64(nil, 1)
 	ctx := context.Background()
-	good, ok, _ := mem.Get(ctx, f.Namespace(), key, runtime.Limits{MaxSize: 10})
+	sp := spaceOf(t, mem, f)
+	good, ok, _ := sp.Get(ctx, key)
 	if !ok {
 		t.Fatal("the result was not stored")
 	}
 	damaged := bytes.Clone(good)
 	damaged[len(damaged)-6] ^= 0x40 // a bit flip in the payload
 	for _, bad := range [][]byte{nil, []byte("garbage"), damaged, good[:len(good)-1]} {
-		mem.Set(ctx, f.Namespace(), key, bad, runtime.Limits{MaxSize: 10})
+		sp.Set(ctx, key, bad)
 		before := runs.Load()
 		if got := call(f, &runs, 1); got != 10 {
 			t.Fatalf("with a corrupt entry %q: got %d, want 10", bad, got)
@@ -148,7 +159,7 @@ func TestCorruptEntryIsAMissAndIsOverwritten(t *testing.T) {
 		if runs.Load() != before+1 {
 			t.Errorf("a corrupt entry %q was a hit", bad)
 		}
-		if v, _, _ := mem.Get(ctx, f.Namespace(), key, runtime.Limits{MaxSize: 10}); !bytes.Equal(v, good) {
+		if v, _, _ := sp.Get(ctx, key); !bytes.Equal(v, good) {
 			t.Errorf("the corrupt entry %q was not overwritten", bad)
 		}
 	}
@@ -215,7 +226,7 @@ func TestDefaultStoreOrder(t *testing.T) {
 	f := newFunc(t, 10)
 	var runs atomic.Int64
 	lenIn := func(s runtime.Store) int64 {
-		n, err := s.Len(ctx, f.Namespace())
+		n, err := spaceOf(t, s, f).Len(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -284,6 +295,52 @@ func TestMemoryHitAllocs(t *testing.T) {
 	}
 }
 
+// TestByteStoreHitAllocs checks that a hit on a store of bytes allocates
+// only what the store's read does: the wrapper adds nothing (no flight, no
+// copy of the key).
+func TestByteStoreHitAllocs(t *testing.T) {
+	s := bytesOnly{runtime.NewMemory()}
+	f := newFunc(t, 100)
+	f.Bind(s)
+	var runs atomic.Int64
+	call(f, &runs, 7)
+	sp := spaceOf(t, s, f)
+	key := binary.BigEndian.AppendUint64(nil, 7)
+	store := testing.AllocsPerRun(1000, func() { sp.Get(context.Background(), key) })
+	hit := testing.AllocsPerRun(1000, func() { call(f, &runs, 7) })
+	if runs.Load() != 1 {
+		t.Fatalf("the body ran %d times, want 1", runs.Load())
+	}
+	if hit > store {
+		t.Errorf("a hit allocates %.1f times, the store's read alone %.1f: the wrapper adds %.1f", hit, store, hit-store)
+	}
+}
+
+// TestParallelMemoryHitsOrder checks that hits of a bounded function on
+// the memory store, buffered, still give one goroutine exact LRU order
+// however many of them there were before the eviction.
+func TestMemoryHitsKeepLRUOrder(t *testing.T) {
+	for _, hits := range []int{1, 63, 64, 65, 1000} {
+		f := newFunc(t, 3)
+		f.Bind(runtime.NewMemory())
+		var runs atomic.Int64
+		for _, n := range []int{1, 2, 3} {
+			call(f, &runs, n)
+		}
+		// Hit 3, 1, 2 in turn, many times: 3 is the least recent.
+		for i := range hits {
+			call(f, &runs, []int{3, 1, 2}[i%3])
+		}
+		lru := []int{3, 1, 2}[hits%3]
+		call(f, &runs, 4) // evicts lru
+		before := runs.Load()
+		call(f, &runs, lru)
+		if runs.Load() != before+1 {
+			t.Errorf("after %d hits, %d (the least recent) was not the one evicted", hits, lru)
+		}
+	}
+}
+
 func BenchmarkMemoryHit(b *testing.B) {
 	f := runtime.New(runtime.Config{Name: "bench", MaxSize: 1024}, intCodec)
 	f.Bind(runtime.NewMemory())
@@ -302,12 +359,19 @@ func BenchmarkMemoryHit(b *testing.B) {
 // like a server that stopped answering.
 type stalling struct{ runtime.Store }
 
-func (stalling) Get(ctx context.Context, fn string, key []byte, lim runtime.Limits) ([]byte, bool, error) {
+func (s stalling) Space(ctx context.Context, ns runtime.Namespace) (runtime.Space, error) {
+	sp, err := s.Store.Space(ctx, ns)
+	return stallingSpace{sp}, err
+}
+
+type stallingSpace struct{ runtime.Space }
+
+func (stallingSpace) Get(ctx context.Context, key []byte) ([]byte, bool, error) {
 	<-ctx.Done()
 	return nil, false, ctx.Err()
 }
 
-func (stalling) Set(ctx context.Context, fn string, key, value []byte, lim runtime.Limits) error {
+func (stallingSpace) Set(ctx context.Context, key, value []byte) error {
 	<-ctx.Done()
 	return ctx.Err()
 }

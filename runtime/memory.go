@@ -1,9 +1,11 @@
 package runtime
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,13 +18,17 @@ var ErrClosed = errors.New("picocache: store is closed")
 // safe for concurrent use by multiple goroutines. Its zero value is not
 // ready; use NewMemory.
 //
-// Functions bound to a Memory keep their results as Go values: a hit
-// involves no encoding or copying. Entries live only as long as the
-// process; Memory is for tests, for short-lived programs and for results
-// that are not worth persisting.
+// Functions bound to a Memory keep their results as Go values (its Spaces
+// are Values): a hit involves no encoding or copying. A hit takes no lock
+// that hits of other keys take: it reads the entry under a read lock of
+// one of 16 shards and records its recency in a buffer; the buffers are
+// applied, in the order of the hits, before every eviction decision, so
+// LRU order is exact. Entries live only as long as the process; Memory is
+// for tests, for short-lived programs and for results that are not worth
+// persisting.
 type Memory struct {
 	mu     sync.Mutex
-	spaces map[string]*memSpace // guarded by mu; a space is never removed, so handles may keep it
+	spaces map[string]*memSpace // guarded by mu
 	closed atomic.Bool          // set once, under mu
 }
 
@@ -31,75 +37,22 @@ func NewMemory() *Memory {
 	return &Memory{spaces: make(map[string]*memSpace)}
 }
 
-// space returns fn's namespace, creating it when needed.
-func (m *Memory) space(fn string) (*memSpace, error) {
+var _ Store = (*Memory)(nil)
+
+// Space implements Store. Every Space for one namespace name shares its
+// entries; each enforces the limits it was asked with.
+func (m *Memory) Space(ctx context.Context, ns Namespace) (Space, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed.Load() {
 		return nil, ErrClosed
 	}
-	s := m.spaces[fn]
+	s := m.spaces[ns.Name]
 	if s == nil {
 		s = newMemSpace(m)
-		m.spaces[fn] = s
+		m.spaces[ns.Name] = s
 	}
-	return s, nil
-}
-
-// Get implements Store. The value is a copy.
-func (m *Memory) Get(ctx context.Context, fn string, key []byte, lim Limits) ([]byte, bool, error) {
-	s, err := m.space(fn)
-	if err != nil {
-		return nil, false, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := s.getLocked(key, time.Time{})
-	if e == nil {
-		return nil, false, nil
-	}
-	b, ok := e.val.([]byte)
-	if !ok {
-		// A value stored as a Go value by a Func: not bytes, so not ours
-		// to hand out through the byte contract.
-		return nil, false, nil
-	}
-	return append([]byte(nil), b...), true, nil
-}
-
-// Set implements Store.
-func (m *Memory) Set(ctx context.Context, fn string, key, value []byte, lim Limits) error {
-	s, err := m.space(fn)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.putLocked(string(key), append([]byte(nil), value...), lim, time.Time{})
-	return nil
-}
-
-// Clear implements Store.
-func (m *Memory) Clear(ctx context.Context, fn string) error {
-	s, err := m.space(fn)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.clearLocked()
-	return nil
-}
-
-// Len implements Store.
-func (m *Memory) Len(ctx context.Context, fn string) (int64, error) {
-	s, err := m.space(fn)
-	if err != nil {
-		return 0, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.lenLocked(time.Now()), nil
+	return &memView{s: s, lim: ns.Limits}, nil
 }
 
 // Close implements Store: it drops every entry, and later calls fail
@@ -107,118 +60,283 @@ func (m *Memory) Len(ctx context.Context, fn string) (int64, error) {
 func (m *Memory) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.closed.Load() {
+	if m.closed.Swap(true) {
 		return nil
 	}
-	m.closed.Store(true)
 	for _, s := range m.spaces {
 		s.mu.Lock()
 		s.clearLocked()
-		s.closed = true
 		s.mu.Unlock()
 	}
+	clear(m.spaces)
 	return nil
 }
 
-// memSpace is one function's entries: an LRU list over a map, plus the
-// calls in flight for it. It is not safe for concurrent access; every
-// method ending in Locked expects mu held.
+// memView is a Space of a Memory: one namespace's entries, with the
+// limits it was opened with.
+type memView struct {
+	s   *memSpace
+	lim Limits
+}
+
+var _ Values = (*memView)(nil)
+
+// memBytes marks a value set through the byte contract, so that it is
+// never taken for a Go value set by a Func, nor the other way round.
+type memBytes []byte
+
+// Get implements Space. The value is a copy.
+func (v *memView) Get(ctx context.Context, key []byte) ([]byte, bool, error) {
+	x, ok, err := v.s.get(key, v.lim.MaxSize > 0)
+	if b, isBytes := x.(memBytes); ok && isBytes {
+		return append([]byte{}, b...), true, nil
+	}
+	return nil, false, err
+}
+
+// Set implements Space.
+func (v *memView) Set(ctx context.Context, key, value []byte) error {
+	return v.s.set(key, memBytes(append([]byte{}, value...)), v.lim)
+}
+
+// Value implements Values.
+func (v *memView) Value(key []byte) (any, bool, error) {
+	x, ok, err := v.s.get(key, v.lim.MaxSize > 0)
+	if _, isBytes := x.(memBytes); isBytes {
+		return nil, false, err
+	}
+	return x, ok, err
+}
+
+// SetValue implements Values.
+func (v *memView) SetValue(key []byte, x any) error { return v.s.set(key, x, v.lim) }
+
+// Clear implements Space.
+func (v *memView) Clear(ctx context.Context) error {
+	if v.s.owner.closed.Load() {
+		return ErrClosed
+	}
+	v.s.mu.Lock()
+	defer v.s.mu.Unlock()
+	v.s.clearLocked()
+	return nil
+}
+
+// Len implements Space.
+func (v *memView) Len(ctx context.Context) (int64, error) {
+	if v.s.owner.closed.Load() {
+		return 0, ErrClosed
+	}
+	v.s.mu.Lock()
+	defer v.s.mu.Unlock()
+	return v.s.lenLocked(time.Now()), nil
+}
+
+// memSpace is one namespace's entries: maps in shards, read under each
+// shard's read lock, and an LRU list over all of them under mu. Hits of a
+// bounded function record their recency in readBufs, which the next
+// eviction decision applies first, in hit order.
+//
+// Lock order: mu, then a shard's lock; a readBuf's lock is taken alone or
+// under mu. Every method ending in Locked expects mu held.
 type memSpace struct {
 	owner *Memory
 
-	mu sync.Mutex
-	// items holds the entries: keys of exactly 8 bytes (one integer
-	// argument, the commonest key) in items8, whose uint64 hashing is
-	// several times cheaper than a string's; all others in items.
-	items   map[string]*memEntry // guarded by mu
-	items8  map[uint64]*memEntry // guarded by mu
-	root    memEntry             // guarded by mu; sentinel: root.next is most recent
-	flights map[string]*flight   // guarded by mu; calls in flight, used by Func
-	// hits counts Func hits served here. Counting under mu, which a hit
-	// holds anyway, spares it an atomic add: a third of its cost.
-	hits int64 // guarded by mu
-	// closed mirrors the owner's Close, so that a hit, holding mu, need
-	// not read the owner's cache line.
-	closed bool // guarded by mu
+	shards [stripes]memShard
+
+	// seq orders hits and Sets across readBufs.
+	seq  atomic.Uint64
+	bufs [stripes]readBuf
+
+	mu   sync.Mutex
+	root memEntry // guarded by mu; sentinel: root.next is most recent
+	n    int64    // guarded by mu; entries in the list, expired or not
+	// hits and order are applyLocked's scratch space, kept between calls.
+	hits  []used      // guarded by mu
+	order []*memEntry // guarded by mu
 }
 
-// memEntry is an entry of a memSpace's LRU list.
+// memShard is a part of a memSpace's map. Entries with keys of exactly 8
+// bytes (one integer argument, the commonest key) are in items8, whose
+// uint64 hashing is several times cheaper than a string's.
+type memShard struct {
+	mu     sync.RWMutex
+	items  map[string]*memEntry // guarded by mu
+	items8 map[uint64]*memEntry // guarded by mu
+	_      [24]byte
+}
+
+// readBuf holds hits whose recency is not applied yet.
+type readBuf struct {
+	mu sync.Mutex
+	n  int              // guarded by mu
+	t  [readBufLen]used // guarded by mu
+	_  [40]byte
+}
+
+// readBufLen is how many hits a readBuf holds; the hit that fills one
+// applies all of them.
+const readBufLen = 128
+
+type used struct {
+	e   *memEntry
+	seq uint64
+}
+
+// memEntry is an entry of a memSpace. key and expires never change; val
+// is guarded by the shard's lock, the links and gone by memSpace.mu.
 type memEntry struct {
 	key        string
 	val        any
 	expires    int64 // UnixNano; 0 means never
 	prev, next *memEntry
+	gone       bool // removed from the space
 }
 
 func newMemSpace(owner *Memory) *memSpace {
-	s := &memSpace{
-		owner:   owner,
-		items:   make(map[string]*memEntry),
-		items8:  make(map[uint64]*memEntry),
-		flights: make(map[string]*flight),
+	s := &memSpace{owner: owner}
+	for i := range s.shards {
+		s.shards[i].items = make(map[string]*memEntry)
+		s.shards[i].items8 = make(map[uint64]*memEntry)
 	}
 	s.root.next, s.root.prev = &s.root, &s.root
 	return s
 }
 
-// getLocked returns the live entry for key and makes it the most recent,
-// or nil. now is read lazily (zero means "not read yet") so that entries
-// without a TTL cost no clock read.
-func (s *memSpace) getLocked(key []byte, now time.Time) *memEntry {
-	var e *memEntry
+func (sh *memShard) lookupLocked(key []byte) *memEntry {
 	if len(key) == 8 {
-		e = s.items8[binary.LittleEndian.Uint64(key)]
-	} else {
-		e = s.items[string(key)]
+		return sh.items8[binary.LittleEndian.Uint64(key)]
 	}
-	if e == nil {
-		return nil
-	}
-	if e.expires != 0 {
-		if now.IsZero() {
-			now = time.Now()
-		}
-		if now.UnixNano() >= e.expires {
-			s.removeLocked(e)
-			return nil
-		}
-	}
-	if s.root.next != e {
-		e.unlink()
-		s.pushFrontLocked(e)
-	}
-	return e
+	return sh.items[string(key)]
 }
 
-// putLocked stores val under key as the most recent entry and evicts the
-// least recent ones beyond lim.MaxSize.
-func (s *memSpace) putLocked(key string, val any, lim Limits, now time.Time) {
-	if lim.MaxSize == 0 {
+// get returns the live value under key; with touch, it records the hit's
+// recency.
+func (s *memSpace) get(key []byte, touch bool) (any, bool, error) {
+	if s.owner.closed.Load() {
+		return nil, false, ErrClosed
+	}
+	i := stripe(key)
+	sh := &s.shards[i]
+	sh.mu.RLock()
+	e := sh.lookupLocked(key)
+	var val any
+	if e != nil {
+		val = e.val
+	}
+	sh.mu.RUnlock()
+	if e == nil || e.expires != 0 && time.Now().UnixNano() >= e.expires {
+		return nil, false, nil
+	}
+	if touch {
+		b := &s.bufs[i]
+		b.mu.Lock()
+		b.t[b.n] = used{e, s.seq.Add(1)}
+		b.n++
+		full := b.n == readBufLen
+		b.mu.Unlock()
+		if full {
+			s.mu.Lock()
+			s.applyLocked()
+			s.mu.Unlock()
+		}
+	}
+	return val, true, nil
+}
+
+// applyLocked applies the recency of every buffered hit, oldest first.
+//
+// Every hit takes the next seq, so the seqs of the buffered hits are
+// nearly consecutive (a hit between taking its seq and buffering it
+// leaves a gap): placing each at seq-min orders them in linear time.
+func (s *memSpace) applyLocked() {
+	hits := s.hits[:0]
+	for i := range s.bufs {
+		b := &s.bufs[i]
+		b.mu.Lock()
+		hits = append(hits, b.t[:b.n]...)
+		clear(b.t[:b.n])
+		b.n = 0
+		b.mu.Unlock()
+	}
+	if len(hits) == 0 {
 		return
+	}
+	lo, hi := hits[0].seq, hits[0].seq
+	for _, u := range hits[1:] {
+		lo, hi = min(lo, u.seq), max(hi, u.seq)
+	}
+	if hi-lo >= uint64(4*len(hits)+stripes*readBufLen) {
+		// A hit buffered long after it took its seq (its goroutine was
+		// descheduled in between) left a wide gap: sort instead.
+		slices.SortFunc(hits, func(a, b used) int { return cmp.Compare(a.seq, b.seq) })
+		for _, u := range hits {
+			if !u.e.gone && s.root.next != u.e {
+				u.e.unlink()
+				s.pushFrontLocked(u.e)
+			}
+		}
+		clear(hits)
+		s.hits = hits[:0]
+		return
+	}
+	order := s.order[:0]
+	order = slices.Grow(order, int(hi-lo+1))[:hi-lo+1]
+	for _, u := range hits {
+		order[u.seq-lo] = u.e
+	}
+	for _, e := range order {
+		if e != nil && !e.gone && s.root.next != e {
+			e.unlink()
+			s.pushFrontLocked(e)
+		}
+	}
+	clear(hits)
+	clear(order)
+	s.hits, s.order = hits[:0], order[:0]
+}
+
+// set stores val under key as the most recent entry and evicts the least
+// recent ones beyond lim.MaxSize, after applying the buffered hits.
+func (s *memSpace) set(key []byte, val any, lim Limits) error {
+	if lim.MaxSize == 0 {
+		return nil
 	}
 	var expires int64
 	if lim.TTL > 0 {
-		if now.IsZero() {
-			now = time.Now()
-		}
-		expires = now.Add(lim.TTL).UnixNano()
+		expires = time.Now().Add(lim.TTL).UnixNano()
 	}
-	if e := s.getLocked([]byte(key), now); e != nil {
-		e.val, e.expires = val, expires // getLocked made it the most recent
-	} else {
-		e = &memEntry{key: key, val: val, expires: expires}
-		if len(key) == 8 {
-			s.items8[binary.LittleEndian.Uint64([]byte(key))] = e
-		} else {
-			s.items[key] = e
-		}
-		s.pushFrontLocked(e)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.owner.closed.Load() {
+		return ErrClosed
 	}
 	if lim.MaxSize > 0 {
-		for s.lenAllLocked() > lim.MaxSize {
+		s.applyLocked()
+	}
+	sh := &s.shards[stripe(key)]
+	sh.mu.Lock()
+	old := sh.lookupLocked(key)
+	e := &memEntry{key: string(key), val: val, expires: expires}
+	if len(key) == 8 {
+		sh.items8[binary.LittleEndian.Uint64(key)] = e
+	} else {
+		sh.items[e.key] = e
+	}
+	sh.mu.Unlock()
+	if old != nil {
+		old.gone = true
+		old.unlink()
+		s.n--
+	}
+	s.pushFrontLocked(e)
+	s.n++
+	if lim.MaxSize > 0 {
+		for s.n > lim.MaxSize {
 			s.removeLocked(s.root.prev)
 		}
 	}
+	return nil
 }
 
 func (s *memSpace) pushFrontLocked(e *memEntry) {
@@ -232,23 +350,45 @@ func (e *memEntry) unlink() {
 	e.prev, e.next = nil, nil
 }
 
+// removeLocked removes e from the list and from its shard.
 func (s *memSpace) removeLocked(e *memEntry) {
 	e.unlink()
+	e.gone = true
+	s.n--
+	sh := &s.shards[stripe([]byte(e.key))]
+	sh.mu.Lock()
 	if len(e.key) == 8 {
-		delete(s.items8, binary.LittleEndian.Uint64([]byte(e.key)))
-	} else {
-		delete(s.items, e.key)
+		k := binary.LittleEndian.Uint64([]byte(e.key))
+		if sh.items8[k] == e {
+			delete(sh.items8, k)
+		}
+	} else if sh.items[e.key] == e {
+		delete(sh.items, e.key)
 	}
+	sh.mu.Unlock()
 }
 
 func (s *memSpace) clearLocked() {
-	clear(s.items)
-	clear(s.items8)
+	for i := range s.bufs {
+		b := &s.bufs[i]
+		b.mu.Lock()
+		clear(b.t[:b.n])
+		b.n = 0
+		b.mu.Unlock()
+	}
+	for e := s.root.next; e != &s.root; e = e.next {
+		e.gone = true
+	}
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		clear(sh.items)
+		clear(sh.items8)
+		sh.mu.Unlock()
+	}
 	s.root.next, s.root.prev = &s.root, &s.root
+	s.n = 0
 }
-
-// lenAllLocked counts entries, expired or not.
-func (s *memSpace) lenAllLocked() int64 { return int64(len(s.items) + len(s.items8)) }
 
 // lenLocked counts live entries, dropping expired ones on the way.
 func (s *memSpace) lenLocked(now time.Time) int64 {
@@ -259,5 +399,5 @@ func (s *memSpace) lenLocked(now time.Time) int64 {
 		}
 		e = next
 	}
-	return s.lenAllLocked()
+	return s.n
 }

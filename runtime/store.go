@@ -15,45 +15,86 @@ import (
 // for size (maxsize=none, or no maxsize option).
 const Unbounded = -1
 
-// Store keeps memoized results as bytes, namespaced by function. It is the
-// contract every backend implements; runtime/storetest checks it.
-//
-// A Store must be safe for concurrent use by multiple goroutines, and a
-// shared backend (a database file, a server) must stay correct when several
+// Store keeps memoized results as bytes, for many functions. It is the
+// contract every backend implements; runtime/storetest checks it. A Store
+// must be safe for concurrent use by multiple goroutines, and a shared
+// backend (a database file, a server) must stay correct when several
 // processes use it at once.
 //
-// fn is an opaque namespace: the function's identity and version, chosen by
-// the runtime. key and value are arbitrary bytes (zero bytes included). A
-// Store must not retain key or value after a call returns, and the slice
-// that Get returns belongs to the caller.
+// A Store is asked once per function for its view of that function's
+// entries, a Space, given the function's namespace and limits; every
+// operation then goes through the Space. Optional abilities are small
+// interfaces beside Store and Space, discovered by type assertion; see
+// Bounder, Flusher and Values.
 type Store interface {
-	// Get returns the live value stored under key in fn. When lim.MaxSize
-	// is positive it also marks the entry as fn's most recently used, in
-	// the same atomic step; for other limits a store may skip that
-	// bookkeeping, since nothing is evicted for size. An absent or expired
-	// entry is reported as ok == false with a nil error.
-	Get(ctx context.Context, fn string, key []byte, lim Limits) (value []byte, ok bool, err error)
+	// Space returns the store's view of the entries of the function
+	// named ns.Name, kept within ns.Limits. The runtime calls it once per
+	// function (again only after a failure or a new binding) and keeps
+	// the Space as long as the function uses the store. Space may reach
+	// the backend (to register the namespace, say), bounded as any
+	// operation is; it must be safe to call concurrently and repeatedly
+	// for one namespace, in any number of processes.
+	Space(ctx context.Context, ns Namespace) (Space, error)
 
-	// Set stores value under key in fn, replacing any previous value, and
-	// makes it fn's most recently used entry (for limits other than a
-	// positive MaxSize a store may skip that bookkeeping, as for Get). In
-	// the same atomic step, as seen by every client of the backend, it
-	// evicts fn's least recently used entries so that fn holds at most
-	// lim.MaxSize live entries.
-	// With lim.MaxSize == 0 Set stores nothing; with Unbounded it never
-	// evicts. A positive lim.TTL makes the entry expire that long after
-	// this Set.
-	Set(ctx context.Context, fn string, key, value []byte, lim Limits) error
-
-	// Clear removes every entry of fn, and no other.
-	Clear(ctx context.Context, fn string) error
-
-	// Len reports how many live (stored, unexpired) entries fn holds.
-	Len(ctx context.Context, fn string) (int64, error)
-
-	// Close releases the store's resources. Calls after Close fail.
+	// Close applies what the store has buffered (see Flusher), then
+	// releases its resources. Every call after Close, on the Store or
+	// on its Spaces, fails with an error for which
+	// errors.Is(err, ErrClosed) holds.
 	Close() error
 }
+
+// Namespace names one function's entries in a store and gives the limits
+// the store enforces on them.
+type Namespace struct {
+	// Name is the function's identity and version, opaque to stores:
+	// "example.com/pkg.Fib@1a2b3c4d". Two functions never share a Name.
+	Name string
+	Limits
+}
+
+// Space is one function's entries in a Store. It is safe for concurrent
+// use by multiple goroutines.
+//
+// key and value are arbitrary bytes (zero bytes included). A Space must not
+// retain key or value after a call returns, and the slice that Get
+// returns belongs to the caller.
+//
+// Least-recently-used order: for a bounded function (MaxSize > 0) a Get
+// that finds an entry makes it the most recently used. A store may apply
+// that lazily, as the stores of this module do so that a hit is a read:
+// it records the touch in the process and applies the touches in batches,
+// at the latest within the next Set of this Space from this process
+// (whose eviction then sees them), within a bounded delay otherwise, and
+// on Close. Across processes eviction order is then exact up to the
+// touches other processes have not applied yet; MaxSize is a hard limit
+// regardless.
+type Space interface {
+	// Get returns the live value stored under key. An absent or expired
+	// entry is reported as ok == false with a nil error.
+	Get(ctx context.Context, key []byte) (value []byte, ok bool, err error)
+
+	// Set stores value under key, replacing any previous value, as the
+	// most recently used entry. In the same atomic step, as seen by
+	// every client of the backend, it evicts the least recently used
+	// entries so that the namespace holds at most MaxSize live entries.
+	// With MaxSize 0 Set stores nothing; with Unbounded it never evicts.
+	// A positive TTL makes the entry expire that long after this Set.
+	Set(ctx context.Context, key, value []byte) error
+
+	// Clear removes every entry of the namespace, for every process, and
+	// no other namespace's.
+	Clear(ctx context.Context) error
+
+	// Len reports how many live (stored, unexpired) entries the namespace
+	// holds, across every process.
+	Len(ctx context.Context) (int64, error)
+}
+
+// The optional abilities of a store, each a small interface checked by
+// type assertion (the conformance suite checks each one a store has).
+// Later abilities will sit beside these: listing and deleting namespaces
+// with their counts, sizes and last use; a cross-process lock per key;
+// notification of changes.
 
 // A Bounder is a Store that promises a bound on how long one memoized
 // call waits on it, whatever the backend does: down, silent, partitioned,
@@ -70,13 +111,34 @@ type Bounder interface {
 	Bound() time.Duration
 }
 
-// Limits are a function's options that a store enforces: the runtime
-// passes the same Limits to every Get and Set of one function.
+// A Flusher is a Store that buffers work in the process (the recency of
+// hits, see Space) and can be told to apply it now. Close flushes too.
+type Flusher interface {
+	Store
+	// Flush applies everything buffered so far.
+	Flush(ctx context.Context) error
+}
+
+// Values is a Space that keeps Go values in the process, so that a hit
+// costs no decoding or copying: the memory store's. A Func bound to a
+// store whose Spaces are Values keeps its results through them; byte
+// values set through Space.Set and Go values set through SetValue never
+// see each other.
+type Values interface {
+	Space
+	// Value returns the live Go value stored under key by SetValue. It
+	// makes the entry the most recently used, as Get does.
+	Value(key []byte) (v any, ok bool, err error)
+	// SetValue stores v under key, as Set stores bytes.
+	SetValue(key []byte, v any) error
+}
+
+// Limits are a function's options that a store enforces.
 type Limits struct {
-	// MaxSize is the most entries fn may hold: Unbounded, 0 (store
-	// nothing) or a positive count.
+	// MaxSize is the most entries the function may hold: Unbounded, 0
+	// (store nothing) or a positive count.
 	MaxSize int64
-	// TTL is how long the entry lives; zero means it never expires.
+	// TTL is how long an entry lives; zero means it never expires.
 	TTL time.Duration
 }
 

@@ -13,6 +13,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -63,18 +64,35 @@ func Run(t *testing.T, open func(t *testing.T) runtime.Store) {
 		// Not newFn: its cleanup would run on the closed store and leave
 		// the entry behind on a shared server.
 		fn := fmt.Sprintf("storetest/Close/%d", time.Now().UnixNano())
-		mustSet(t, s, fn, "k", "v", unbounded)
-		if err := s.Clear(ctx, fn); err != nil {
+		sp := space(t, s, fn, bounded(10))
+		if err := sp.Set(ctx, []byte("k"), []byte("v")); err != nil {
+			t.Fatalf("Set: %v", err)
+		}
+		if _, _, err := sp.Get(ctx, []byte("k")); err != nil {
+			t.Fatalf("Get: %v", err)
+		}
+		if err := sp.Clear(ctx); err != nil {
 			t.Fatalf("Clear: %v", err)
 		}
 		if err := s.Close(); err != nil {
 			t.Fatalf("Close: %v", err)
 		}
-		if _, _, err := s.Get(ctx, fn, []byte("k"), unbounded); err == nil {
-			t.Errorf("Get after Close: got nil error, want an error")
+		closed := func(op string, err error) {
+			t.Helper()
+			if !errors.Is(err, runtime.ErrClosed) {
+				t.Errorf("%s after Close: err = %v, want one for which errors.Is(err, runtime.ErrClosed)", op, err)
+			}
 		}
-		if err := s.Set(ctx, fn, []byte("k"), []byte("v"), unbounded); err == nil {
-			t.Errorf("Set after Close: got nil error, want an error")
+		_, _, err := sp.Get(ctx, []byte("k"))
+		closed("Get", err)
+		closed("Set", sp.Set(ctx, []byte("k"), []byte("v")))
+		closed("Clear", sp.Clear(ctx))
+		_, err = sp.Len(ctx)
+		closed("Len", err)
+		_, err = s.Space(ctx, runtime.Namespace{Name: fn, Limits: unbounded})
+		closed("Space", err)
+		if err := s.Close(); err != nil {
+			t.Errorf("a second Close: %v", err)
 		}
 	})
 }
@@ -86,15 +104,33 @@ func newFn(t *testing.T, s runtime.Store) string {
 	var b [6]byte
 	rand.Read(b[:])
 	fn := fmt.Sprintf("storetest/%s {tag}:%s.é\x00", t.Name(), hex.EncodeToString(b[:]))
-	t.Cleanup(func() { s.Clear(context.Background(), fn) })
+	t.Cleanup(func() { clearFn(s, fn) })
 	return fn
+}
+
+// clearFn empties fn in s, for cleanups: errors are ignored, as the store
+// may be closed by then.
+func clearFn(s runtime.Store, fn string) {
+	if sp, err := s.Space(context.Background(), runtime.Namespace{Name: fn, Limits: unbounded}); err == nil {
+		sp.Clear(context.Background())
+	}
 }
 
 func bounded(n int64) runtime.Limits { return runtime.Limits{MaxSize: n} }
 
+// space opens fn's space in s with lim.
+func space(t testing.TB, s runtime.Store, fn string, lim runtime.Limits) runtime.Space {
+	t.Helper()
+	sp, err := s.Space(ctx, runtime.Namespace{Name: fn, Limits: lim})
+	if err != nil {
+		t.Fatalf("Space(%q, %+v): %v", fn, lim, err)
+	}
+	return sp
+}
+
 func mustSet(t *testing.T, s runtime.Store, fn, key, val string, lim runtime.Limits) {
 	t.Helper()
-	if err := s.Set(ctx, fn, []byte(key), []byte(val), lim); err != nil {
+	if err := space(t, s, fn, lim).Set(ctx, []byte(key), []byte(val)); err != nil {
 		t.Fatalf("Set(%q, %q): %v", key, val, err)
 	}
 }
@@ -102,7 +138,7 @@ func mustSet(t *testing.T, s runtime.Store, fn, key, val string, lim runtime.Lim
 // get returns the value of key, or "<absent>".
 func get(t *testing.T, s runtime.Store, fn, key string, lim runtime.Limits) string {
 	t.Helper()
-	v, ok, err := s.Get(ctx, fn, []byte(key), lim)
+	v, ok, err := space(t, s, fn, lim).Get(ctx, []byte(key))
 	if err != nil {
 		t.Fatalf("Get(%q): %v", key, err)
 	}
@@ -124,7 +160,7 @@ func wantGet(t *testing.T, s runtime.Store, fn, key string, lim runtime.Limits, 
 
 func wantLen(t *testing.T, s runtime.Store, fn string, want int64) {
 	t.Helper()
-	n, err := s.Len(ctx, fn)
+	n, err := space(t, s, fn, unbounded).Len(ctx)
 	if err != nil {
 		t.Fatalf("Len: %v", err)
 	}
@@ -173,11 +209,12 @@ func testOverwrite(t *testing.T, s runtime.Store) {
 func testNoAliasing(t *testing.T, s runtime.Store) {
 	fn := newFn(t, s)
 	key, val := []byte("key"), []byte("value")
-	if err := s.Set(ctx, fn, key, val, unbounded); err != nil {
+	sp := space(t, s, fn, unbounded)
+	if err := sp.Set(ctx, key, val); err != nil {
 		t.Fatal(err)
 	}
 	key[0], val[0] = 'X', 'X'
-	got, ok, err := s.Get(ctx, fn, []byte("key"), unbounded)
+	got, ok, err := sp.Get(ctx, []byte("key"))
 	if err != nil || !ok || string(got) != "value" {
 		t.Fatalf("after changing Set's slices: Get = %q, %v, %v; want \"value\", true, nil", got, ok, err)
 	}
@@ -200,7 +237,7 @@ func testKeysDistinct(t *testing.T, s runtime.Store) {
 func testNamespaces(t *testing.T, s runtime.Store) {
 	a, b := newFn(t, s), newFn(t, s)
 	prefix := a[:len(a)-1] // a namespace that is a prefix of another
-	t.Cleanup(func() { s.Clear(ctx, prefix) })
+	t.Cleanup(func() { clearFn(s, prefix) })
 	mustSet(t, s, a, "k", "from a", bounded(1))
 	mustSet(t, s, b, "k", "from b", bounded(1))
 	mustSet(t, s, prefix, "k", "from prefix", bounded(1))
@@ -219,7 +256,7 @@ func testClear(t *testing.T, s runtime.Store) {
 		mustSet(t, s, a, fmt.Sprint(i), "a", unbounded)
 		mustSet(t, s, b, fmt.Sprint(i), "b", bounded(10))
 	}
-	if err := s.Clear(ctx, a); err != nil {
+	if err := space(t, s, a, unbounded).Clear(ctx); err != nil {
 		t.Fatalf("Clear: %v", err)
 	}
 	wantLen(t, s, a, 0)
@@ -232,7 +269,7 @@ func testClear(t *testing.T, s runtime.Store) {
 	mustSet(t, s, a, "again3", "yes", bounded(2))
 	wantGet(t, s, a, "again3", bounded(2), "yes")
 	wantLen(t, s, a, 2)
-	if err := s.Clear(ctx, newFn(t, s)); err != nil {
+	if err := space(t, s, newFn(t, s), unbounded).Clear(ctx); err != nil {
 		t.Errorf("Clear of an empty namespace: %v", err)
 	}
 }
@@ -368,6 +405,7 @@ func testConcurrentSetEvict(t *testing.T, s runtime.Store) {
 		maxSize = 10
 	)
 	lim := bounded(maxSize)
+	sp := space(t, s, fn, lim)
 	var wg sync.WaitGroup
 	errs := make(chan error, workers*ops)
 	for w := range workers {
@@ -376,7 +414,7 @@ func testConcurrentSetEvict(t *testing.T, s runtime.Store) {
 			defer wg.Done()
 			for i := range ops {
 				k := fmt.Sprint((w*7 + i) % 25)
-				v, ok, err := s.Get(ctx, fn, []byte(k), lim)
+				v, ok, err := sp.Get(ctx, []byte(k))
 				if err != nil {
 					errs <- fmt.Errorf("Get: %w", err)
 					continue
@@ -385,7 +423,7 @@ func testConcurrentSetEvict(t *testing.T, s runtime.Store) {
 					errs <- fmt.Errorf("Get(%q) = %q, want %q", k, v, "value of "+k)
 				}
 				if !ok {
-					if err := s.Set(ctx, fn, []byte(k), []byte("value of "+k), lim); err != nil {
+					if err := sp.Set(ctx, []byte(k), []byte("value of "+k)); err != nil {
 						errs <- fmt.Errorf("Set: %w", err)
 					}
 				}
@@ -397,7 +435,7 @@ func testConcurrentSetEvict(t *testing.T, s runtime.Store) {
 	for err := range errs {
 		t.Error(err)
 	}
-	n, err := s.Len(ctx, fn)
+	n, err := sp.Len(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -417,8 +455,9 @@ func testConcurrentNamespaces(t *testing.T, s runtime.Store) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			sp := space(t, s, names[i], bounded(5))
 			for k := range 20 {
-				if err := s.Set(ctx, names[i], []byte(fmt.Sprint(k)), []byte(fmt.Sprint(i)), bounded(5)); err != nil {
+				if err := sp.Set(ctx, []byte(fmt.Sprint(k)), []byte(fmt.Sprint(i))); err != nil {
 					t.Errorf("Set: %v", err)
 				}
 			}
@@ -429,4 +468,108 @@ func testConcurrentNamespaces(t *testing.T, s runtime.Store) {
 		wantLen(t, s, fn, 5)
 		wantGet(t, s, fn, "19", bounded(5), fmt.Sprint(i))
 	}
+}
+
+// RunShared checks what a store promises to several processes sharing one
+// backend (a database file, a server): open must return a new Store on
+// the same backend at each call, as another process would open it. The
+// suite closes each store it opens.
+func RunShared(t *testing.T, open func(t *testing.T) runtime.Store) {
+	t.Run("CloseAppliesHits", func(t *testing.T) {
+		// Process 1 hits a, then closes: its hit must reach the backend, so
+		// that process 2's eviction spares a.
+		s1, s2 := open(t), open(t)
+		t.Cleanup(func() { s2.Close() })
+		fn := newFn(t, s2)
+		lim := bounded(2)
+		mustSet(t, s1, fn, "a", "A", lim)
+		mustSet(t, s1, fn, "b", "B", lim)
+		wantGet(t, s1, fn, "a", lim, "A")
+		if err := s1.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		mustSet(t, s2, fn, "c", "C", lim) // evicts b, the least recently used
+		wantGet(t, s2, fn, "b", lim, "<absent>")
+		wantGet(t, s2, fn, "a", lim, "A")
+		wantGet(t, s2, fn, "c", lim, "C")
+	})
+	t.Run("FlushAppliesHits", func(t *testing.T) {
+		s1, s2 := open(t), open(t)
+		t.Cleanup(func() { s1.Close(); s2.Close() })
+		fl, ok := s1.(runtime.Flusher)
+		if !ok {
+			t.Skip("not a runtime.Flusher")
+		}
+		fn := newFn(t, s2)
+		lim := bounded(2)
+		mustSet(t, s1, fn, "a", "A", lim)
+		mustSet(t, s1, fn, "b", "B", lim)
+		wantGet(t, s1, fn, "a", lim, "A")
+		if err := fl.Flush(ctx); err != nil {
+			t.Fatalf("Flush: %v", err)
+		}
+		mustSet(t, s2, fn, "c", "C", lim)
+		wantGet(t, s2, fn, "b", lim, "<absent>")
+		wantGet(t, s2, fn, "a", lim, "A")
+	})
+	t.Run("HitsAppliedWithinDelay", func(t *testing.T) {
+		// Without a Set, Flush or Close, a hit reaches the backend within a
+		// bounded delay (1 s by default; 5 s allowed here).
+		s1, s2 := open(t), open(t)
+		t.Cleanup(func() { s1.Close(); s2.Close() })
+		fn := newFn(t, s2)
+		lim := bounded(2)
+		mustSet(t, s1, fn, "a", "A", lim)
+		mustSet(t, s1, fn, "b", "B", lim)
+		wantGet(t, s1, fn, "a", lim, "A")
+		time.Sleep(5 * time.Second)
+		mustSet(t, s2, fn, "c", "C", lim)
+		wantGet(t, s2, fn, "b", lim, "<absent>")
+		wantGet(t, s2, fn, "a", lim, "A")
+	})
+	t.Run("MaxSizeAcrossStores", func(t *testing.T) {
+		// Four stores (processes) set one bounded function at once: after
+		// every Set returns, at most maxsize entries are live.
+		const stores, sets, maxSize = 4, 60, 7
+		var all [stores]runtime.Store
+		for i := range all {
+			all[i] = open(t)
+		}
+		t.Cleanup(func() {
+			for _, s := range all {
+				s.Close()
+			}
+		})
+		fn := newFn(t, all[0])
+		lim := bounded(maxSize)
+		var wg sync.WaitGroup
+		for i, s := range all {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sp, err := s.Space(ctx, runtime.Namespace{Name: fn, Limits: lim})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for k := range sets {
+					key := []byte(fmt.Sprintf("%d/%d", i, k))
+					if err := sp.Set(ctx, key, []byte("v")); err != nil {
+						t.Errorf("Set: %v", err)
+						continue
+					}
+					if k%5 == 0 {
+						sp.Get(ctx, key)
+					}
+					if n, err := sp.Len(ctx); err != nil {
+						t.Errorf("Len: %v", err)
+					} else if n > maxSize {
+						t.Errorf("after a Set, Len = %d > maxsize %d", n, maxSize)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		wantLen(t, all[1], fn, maxSize)
+	})
 }

@@ -29,6 +29,8 @@ func TestImportRules(t *testing.T) {
 		mod + "/runtime/storetest": stores,
 		mod + "/generator":         {mod + "/runtime"},
 		mod + "/cmd/picogen":       {mod + "/runtime"},
+		// Generated code's codec: the standard library only.
+		mod + "/runtime/codec": {"github.com/", "golang.org/", "modernc.org/"},
 	}
 	// Every generator stage too, but for keytest: a fixture of generated
 	// code, which calls the runtime as any user's package does.

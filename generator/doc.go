@@ -10,6 +10,7 @@
 // (github.com/dave/jennifer; a pure function from the model to file
 // contents). Only cmd/picogen writes files.
 //
-// This package must not import github.com/picocache/picocache/runtime or
-// any store: the generated code does, the generator does not.
+// This package must not import github.com/picocache/picocache/runtime,
+// runtime/codec or any store: the generated code does, the generator does
+// not.
 package generator

@@ -11,10 +11,10 @@ import (
 	"time"
 )
 
-// GeneratedV1 is referenced by picogen's output. A build error naming it
+// GeneratedV2 is referenced by picogen's output. A build error naming it
 // means the generated code and this runtime come from different picocache
 // versions: update both and re-run go generate.
-const GeneratedV1 = true
+const GeneratedV2 = true
 
 // Config describes one memoized function. picogen fills it in.
 type Config struct {

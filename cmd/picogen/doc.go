@@ -55,11 +55,11 @@
 // # Recursive types
 //
 // Arguments and results may be of recursive types (type Node struct{ Next
-// *Node }). Their generated encoders follow at most runtime.MaxDepth
-// (1000) levels, one per value of such a type on the way down (each node
-// of a linked list): a cyclic argument, or one nested deeper, runs the
-// call uncached, and such a result is returned but neither stored nor
-// shared with concurrent callers, which compute their own. Nothing is
+// *Node }). Their generated encoders follow at most 1000 levels
+// (runtime/codec's MaxDepth), one per value of such a type on the way down
+// (each node of a linked list): a cyclic argument, or one nested deeper,
+// runs the call uncached, and such a result is returned but neither stored
+// nor shared with concurrent callers, which compute their own. Nothing is
 // counted as a store error. Types that cannot recurse pay nothing for
 // this. Dynamic values of interface arguments have their own limit of 64
 // levels.

@@ -60,3 +60,14 @@ func TestImportRules(t *testing.T) {
 		}
 	}
 }
+
+// TestCodecImportsStdOnly checks that the codec of generated code depends
+// on the standard library only.
+func TestCodecImportsStdOnly(t *testing.T) {
+	pkg := mod + "/runtime/codec"
+	for _, d := range deps(t, pkg) {
+		if first, _, _ := strings.Cut(d, "/"); d != pkg && strings.Contains(first, ".") {
+			t.Errorf("%s imports %s (directly or not): it must use the standard library only", pkg, d)
+		}
+	}
+}

@@ -57,14 +57,14 @@ func benchStore(b *testing.B, lim runtime.Limits) (*Store, *sql.Stmt, *sql.Stmt)
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { s.Close() })
-	if _, err := s.db.Exec(rawSchema); err != nil {
+	if _, err := s.testDB().Exec(rawSchema); err != nil {
 		b.Fatal(err)
 	}
-	sel, err := s.db.Prepare(`SELECT value FROM raw WHERE fn = ? AND key = ?`)
+	sel, err := s.testDB().Prepare(`SELECT value FROM raw WHERE fn = ? AND key = ?`)
 	if err != nil {
 		b.Fatal(err)
 	}
-	ins, err := s.db.Prepare(`INSERT OR REPLACE INTO raw (fn, key, value) VALUES (?, ?, ?)`)
+	ins, err := s.testDB().Prepare(`INSERT OR REPLACE INTO raw (fn, key, value) VALUES (?, ?, ?)`)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -8,7 +8,7 @@
 //	sqlite:picocache.db                      ./picocache.db (the runtime's DefaultURL)
 //	sqlite:relative/path.db                  relative to the working directory at open
 //	sqlite:/abs/path.db, sqlite:///abs/path.db, sqlite://localhost/abs/path.db
-//	sqlite:cache.db?table=memo&busy_timeout=10s&readers=8
+//	sqlite:cache.db?table=memo&busy_timeout=10s&readers=8&recovery=false
 //
 // See [ParseURL] for the query parameters and [Option] for their Go form.
 //
@@ -22,6 +22,71 @@
 // write. Opening creates the schema idempotently in one IMMEDIATE
 // transaction, so processes racing on a fresh file are safe. The file must
 // be on a local file system: WAL needs shared memory between processes.
+//
+// # Bounded waiting
+//
+// No operation waits longer than the busy timeout ([WithBusyTimeout]),
+// which [Store.Bound] reports to the runtime (the store is a
+// runtime.Bounder). The wait for this process's single writer connection,
+// while other goroutines use it, and SQLite's wait for another process's
+// write lock share that budget: an operation that finds the writer taken
+// waits for it until the budget is spent, then sets the writer
+// connection's busy timeout to what remains. A context deadline earlier
+// than the budget shortens it the same way; SQLite's busy handler does
+// not heed the interrupt that a context's end sets off, so the deadline
+// alone would not end that wait. The runtime gives the Set after a miss,
+// as its deadline, what remains of the bound after the Get, so a call
+// waits on the store for no longer than the busy timeout in all.
+//
+// The bound counts waiting, to the millisecond (SQLite's resolution). An
+// operation adds the time its statements take to run once it has the
+// lock: microseconds for a hit, more for a Set that evicts many entries,
+// and the opening of a fresh file when it recovers a damaged one (see
+// below). Reads take no lock that a writer holds (WAL); they wait only in
+// rare cases, such as another process rebuilding the WAL index after a
+// crash, and then for at most the busy timeout. Opening waits for other
+// processes' locks (to put a fresh file in WAL mode, to create the schema)
+// for at most the busy timeout too, twice when it moves a damaged file
+// aside. An operation that finds the writer free, with a context without
+// deadline, runs no statement, starts no timer and no goroutine for all
+// this.
+//
+// # Damaged files
+//
+// A file that is not a SQLite database (SQLITE_NOTADB) or is malformed
+// (SQLITE_CORRUPT) would fail every run until someone deleted it. Unless
+// recovery is off ([WithRecovery](false), recovery=false in a URL), the
+// store moves it aside, with its -wal and -shm files, to
+// PATH.corrupt-TIME (TIME in UTC, such as 20250102T150405.123Z), logs
+// one warning with log/slog naming both paths, and starts a fresh file.
+// Open does so when the damage shows at once (a truncated file shows it
+// there). Damage may show only later, on a query (pages damaged inside a
+// file whose header and schema are intact): then the store recovers when
+// an operation meets it, and retries that operation once on the fresh
+// file. Operations running on the damaged file at that moment fail
+// (the runtime counts store failures and computes; no value is wrong).
+// A damaged file is moved at most once: before renaming it, the store
+// checks that the path still names the file it opened.
+//
+// With recovery off, Open of a damaged file fails with an error that names
+// the file and says to delete it or move it aside, and so does every
+// operation on a file that turns out damaged later. Any error of Open
+// names the path and, where the file system tells, what is wrong: a
+// directory at the path, a missing directory, permission denied, a
+// read-only file system.
+//
+// Other processes sharing the file keep their connections to the damaged
+// file, now under its .corrupt name: their reads of it may hit or fail,
+// but return no wrong value, and what they write there is lost to the
+// others. Each moves to the fresh file, without moving anything aside,
+// when it meets the damage itself, when it opens a new connection, or within
+// 256 Sets, whichever comes first; a store whose file was deleted (say
+// with rm picocache.db* to empty the cache) does the same. Closing a
+// connection to a file moved or deleted leaves alone the -wal and -shm
+// now at its path: SQLite checks that its file has not moved before it
+// deletes them. Where an open file cannot be renamed (Windows), Open moves
+// a damaged file aside only when no other process has it open, and a
+// store that meets damage later fails until the file is removed.
 //
 // # Schema and semantics
 //

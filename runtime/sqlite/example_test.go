@@ -6,6 +6,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/picocache/picocache/runtime"
@@ -89,4 +90,54 @@ func ExampleWithBusyTimeout() {
 	fmt.Println(filepath.Base(s.Path()))
 	// Output:
 	// cache.db
+}
+
+// A file that is not a SQLite database, or is damaged, fails to open with
+// recovery off; by default the store moves it aside and starts afresh.
+func ExampleWithRecovery() {
+	dir, err := os.MkdirTemp("", "picocache-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "cache.db")
+	if err := os.WriteFile(path, []byte("not a database, not even close"), 0o644); err != nil {
+		log.Fatal(err)
+	}
+
+	_, err = sqlite.Open(path, sqlite.WithRecovery(false))
+	fmt.Println(strings.Contains(err.Error(), "file is not a database"))
+
+	s, err := sqlite.Open(path) // logs a warning with log/slog
+
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	moved, _ := filepath.Glob(path + ".corrupt-*")
+	fmt.Println(len(moved))
+	// Output:
+	// true
+	// 1
+}
+
+// Bound is the longest a call waits on the store: the busy timeout.
+func ExampleStore_Bound() {
+	dir, err := os.MkdirTemp("", "picocache-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	s, err := sqlite.Open(filepath.Join(dir, "cache.db"), sqlite.WithBusyTimeout(2*time.Second))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	var st runtime.Store = s
+	if b, ok := st.(runtime.Bounder); ok {
+		fmt.Println(b.Bound())
+	}
+	// Output:
+	// 2s
 }

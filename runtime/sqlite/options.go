@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -18,9 +17,9 @@ import (
 const (
 	// DefaultTable is the name of the table that holds the entries.
 	DefaultTable = "picocache"
-	// DefaultBusyTimeout is how long a statement waits for another
-	// connection's (or process's) write lock before failing with
-	// SQLITE_BUSY.
+	// DefaultBusyTimeout is how long an operation waits, for this
+	// process's writer connection and another process's write lock
+	// together, before it fails (with SQLITE_BUSY): the store's Bound.
 	DefaultBusyTimeout = 5 * time.Second
 	// DefaultReaders is the number of connections that serve reads in
 	// parallel, besides the single writer connection.
@@ -34,10 +33,11 @@ type options struct {
 	table       string
 	busyTimeout time.Duration
 	readers     int
+	recovery    bool
 }
 
 func defaultOptions() options {
-	return options{table: DefaultTable, busyTimeout: DefaultBusyTimeout, readers: DefaultReaders}
+	return options{table: DefaultTable, busyTimeout: DefaultBusyTimeout, readers: DefaultReaders, recovery: true}
 }
 
 var tableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,47}$`)
@@ -58,9 +58,11 @@ func WithTable(name string) Option {
 	}
 }
 
-// WithBusyTimeout sets how long an operation waits for a lock held by
-// another process before it fails (DefaultBusyTimeout if not given;
-// SQLite's busy_timeout, millisecond resolution). Zero fails at once.
+// WithBusyTimeout sets how long an operation waits before it fails, for
+// a lock held by another process and for this process's writer
+// connection together (DefaultBusyTimeout if not given; SQLite's
+// busy_timeout, millisecond resolution). It is the store's Bound. Zero
+// fails at once.
 func WithBusyTimeout(d time.Duration) Option {
 	return func(o *options) error {
 		if d < 0 {
@@ -80,6 +82,18 @@ func WithReaders(n int) Option {
 			return fmt.Errorf("sqlite: readers %d: want 1 to 256", n)
 		}
 		o.readers = n
+		return nil
+	}
+}
+
+// WithRecovery sets whether the store moves a file that is not a SQLite
+// database, or is damaged, aside and starts a fresh one (true, the
+// default). With false, Open of such a file fails with an error that
+// names it and says what to do, and so does every operation on a file
+// that turns out damaged later. See the package documentation.
+func WithRecovery(on bool) Option {
+	return func(o *options) error {
+		o.recovery = on
 		return nil
 	}
 }
@@ -110,6 +124,7 @@ func openURL(ctx context.Context, rawURL string) (runtime.Store, error) {
 //	table=NAME            WithTable
 //	busy_timeout=DUR      WithBusyTimeout; a Go duration ("10s") or milliseconds ("10000")
 //	readers=N             WithReaders
+//	recovery=BOOL         WithRecovery; true or false (also 1, 0, t, f)
 //
 // Any other parameter, or a host other than localhost, is an error.
 func ParseURL(rawURL string) (path string, opts []Option, err error) {
@@ -167,8 +182,14 @@ func ParseURL(rawURL string) (path string, opts []Option, err error) {
 				return "", nil, fmt.Errorf("sqlite: store URL %q: readers=%q: want a number", rawURL, v)
 			}
 			opts = append(opts, WithReaders(n))
+		case "recovery":
+			on, err := strconv.ParseBool(v)
+			if err != nil {
+				return "", nil, fmt.Errorf("sqlite: store URL %q: recovery=%q: want true or false", rawURL, v)
+			}
+			opts = append(opts, WithRecovery(on))
 		default:
-			return "", nil, fmt.Errorf("sqlite: store URL %q: unknown parameter %q (known: table, busy_timeout, readers)", rawURL, name)
+			return "", nil, fmt.Errorf("sqlite: store URL %q: unknown parameter %q (known: table, busy_timeout, readers, recovery)", rawURL, name)
 		}
 	}
 	// Check the options now, so a bad URL fails before any file is touched.
@@ -192,22 +213,13 @@ func parseTimeout(s string) (time.Duration, error) {
 }
 
 // dsn returns the modernc.org/sqlite data source name for the file at
-// path: a file: URI (so that any byte of the path is escaped, not taken
-// for a query) with the per-connection pragmas. modernc runs each
-// _pragma on every new connection, busy_timeout first
-// (applyQueryParams in modernc.org/sqlite@v1.60.1/sqlite.go); the
-// journal mode is persistent and set once by Open instead.
-func dsn(path string, o options) (string, error) {
-	if path == "" {
-		return "", errors.New("sqlite: empty database path")
-	}
-	if path == ":memory:" {
-		return "", fmt.Errorf("sqlite: path %q: want a file path; for an in-process cache use runtime.NewMemory", path)
-	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return "", fmt.Errorf("sqlite: path %q: %w", path, err)
-	}
+// abs, an absolute path: a file: URI (so that any byte of the path is
+// escaped, not taken for a query) with the busy timeout, which modernc
+// sets on every new connection (applyQueryParams in
+// modernc.org/sqlite@v1.60.1/sqlite.go). synchronous is set by
+// connector.Connect, since it reads the file; the journal mode is
+// persistent and set once by Open.
+func dsn(abs string, o options) string {
 	var b strings.Builder
 	b.WriteString("file:")
 	for i := 0; i < len(abs); i++ {
@@ -219,6 +231,6 @@ func dsn(path string, o options) (string, error) {
 			b.WriteByte(c)
 		}
 	}
-	fmt.Fprintf(&b, "?_pragma=busy_timeout(%d)&_pragma=synchronous(NORMAL)", o.busyTimeout.Milliseconds())
-	return b.String(), nil
+	fmt.Fprintf(&b, "?_pragma=busy_timeout(%d)", o.busyTimeout.Milliseconds())
+	return b.String()
 }

@@ -51,6 +51,14 @@ func TestChildProcess(t *testing.T) {
 		t.Skip("runs only as a child of the multi-process tests")
 	}
 	path := os.Getenv(envPath)
+	if role == "permission" {
+		// Run by TestOpenPermissionDenied as a user who may not write.
+		checkPermissionDenied(t, filepath.SplitList(path))
+		if !t.Failed() {
+			fmt.Printf("\nPERMISSION CHECKED\n")
+		}
+		return
+	}
 	if start, err := strconv.ParseInt(os.Getenv(envStart), 10, 64); err == nil {
 		time.Sleep(time.Until(time.Unix(0, start)))
 	}
@@ -99,6 +107,16 @@ func TestChildProcess(t *testing.T) {
 			}
 		}
 		fmt.Printf("\nWRITER DONE %d\n", procOps)
+	case "funchit":
+		// Call TestRecoverDamagedFile's function, and say whether it hit.
+		f := runtime.New(runtime.Config{Name: "recover.F", Version: "v1", MaxSize: runtime.Unbounded}, testIntCodec)
+		f.Bind(s)
+		computed := false
+		v, err := f.Do(ctx, intKey(7), func(context.Context) (int, error) { computed = true; return 70, nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Printf("\nRESULT %d computed=%v\n", v, computed)
 	default:
 		t.Fatalf("unknown role %q", role)
 	}

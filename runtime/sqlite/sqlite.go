@@ -5,12 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
-
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/picocache/picocache/runtime"
 )
@@ -22,38 +20,32 @@ import (
 // Reads run in parallel on a small pool of connections; writes, and Gets
 // that mark recency, go through a single connection, since SQLite admits
 // one writer at a time (across processes, the busy timeout arbitrates).
+// No operation waits longer than the busy timeout in all, for this
+// writer connection and for other processes' locks (see Bound).
 // Open a Store with Open, OpenContext or runtime.OpenURL; its zero value
 // is not usable.
 type Store struct {
-	path string
-	db   *sql.DB
-	// wsem holds a token while the writer connection w and its
-	// statements are in use.
+	path string // as given to Open
+	abs  string // absolute, resolved at Open
+	o    options
+
+	// h is the current handle on the file: replaced, under wsem, when the
+	// file turns out damaged or replaced (see recoverLocked).
+	h atomic.Pointer[handle]
+	// wsem holds a token while the writer connection of h, and its
+	// statements, are in use, and while h is replaced.
 	wsem chan struct{}
-	w    *sql.Conn // guarded by wsem
 	// closed is set once by Close; later calls fail with ErrClosed.
 	closed atomic.Bool
 
-	rGet, rLen *sql.Stmt // on the pool
-	wGet       *sql.Stmt // on w; guarded by wsem
-	wGetStale  *sql.Stmt // on w; guarded by wsem
-
-	wBegin, wCommit, wRollback      *sql.Stmt // on w; guarded by wsem
-	wTouch, wUpsert, wPurge, wEvict *sql.Stmt // on w; guarded by wsem
-	wUpsertUnbounded                *sql.Stmt // on w; guarded by wsem
-	wCount, wConvert                *sql.Stmt // on w; guarded by wsem
-	wClear                          *sql.Stmt // on w; guarded by wsem
-
-	// counted holds functions known to have a count row in table_fn, so
-	// that their Sets skip the statement that makes one; guarded by wsem.
-	counted map[string]struct{}
-	sets    uint64 // Sets so far; guarded by wsem
+	sets uint64 // Sets so far; guarded by wsem
 }
 
 const (
-	// purgeEvery is how often a Set without TTL purges expired entries.
+	// purgeEvery is how often a Set without TTL purges expired entries,
+	// and checks that the store's path still names its file.
 	purgeEvery = 256
-	// maxCounted bounds Store.counted; it starts over when full.
+	// maxCounted bounds handle.counted; it starts over when full.
 	maxCounted = 4096
 )
 
@@ -61,13 +53,22 @@ const (
 // runtime.ErrClosed.
 var ErrClosed = fmt.Errorf("sqlite: %w", runtime.ErrClosed)
 
-var _ runtime.Store = (*Store)(nil)
+var (
+	_ runtime.Store   = (*Store)(nil)
+	_ runtime.Bounder = (*Store)(nil)
+)
 
 // Open opens (creating it if needed) the SQLite store in the file at
 // path, relative to the working directory unless absolute. It puts the
 // file in WAL journal mode and creates the store's tables if they are
 // missing; this is safe when several processes open a fresh file at
-// once.
+// once. Waiting for other processes' locks, it takes at most the busy
+// timeout (twice that when it moves a damaged file aside).
+//
+// A file that is not a SQLite database, or is damaged, is moved aside
+// and replaced by a fresh one unless WithRecovery(false) is given; see
+// the package documentation. An error opening the file names the path and
+// what is wrong with it.
 func Open(path string, opts ...Option) (*Store, error) {
 	return OpenContext(context.Background(), path, opts...)
 }
@@ -80,136 +81,71 @@ func OpenContext(ctx context.Context, path string, opts ...Option) (*Store, erro
 			return nil, err
 		}
 	}
-	name, err := dsn(path, o)
+	if path == "" {
+		return nil, errors.New("sqlite: empty database path")
+	}
+	if path == ":memory:" {
+		return nil, fmt.Errorf("sqlite: path %q: want a file path; for an in-process cache use runtime.NewMemory", path)
+	}
+	abs, err := filepath.Abs(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("sqlite: path %q: %w", path, err)
 	}
-	db, err := sql.Open("sqlite", name)
+	s := &Store{path: path, abs: abs, o: o, wsem: make(chan struct{}, 1)}
+	h, err := openHandle(ctx, abs, o, s.deadline(ctx, time.Now()))
+	if err != nil && isDamaged(err) && o.recovery {
+		// Move the damaged file aside, then open a fresh one. The damaged
+		// file's connections close after the move, so that they leave its
+		// -wal and -shm (which moved with it) alone.
+		cause := err
+		var dst string
+		var merr error
+		if h == nil || h.namesFile() {
+			dst, merr = moveAside(abs)
+		}
+		h.close() // the damaged file's; its errors say nothing new
+		if merr != nil {
+			// Where an open file cannot be renamed (Windows), a closed one
+			// can.
+			dst, merr = moveAside(abs)
+		}
+		if merr != nil {
+			return nil, fmt.Errorf("sqlite: opening %s: %w; moving the damaged file aside failed: %w", path, cause, merr)
+		}
+		if dst != "" {
+			warnMoved(abs, dst, cause)
+		}
+		h, err = openHandle(ctx, abs, o, s.deadline(ctx, time.Now()))
+	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: opening %s: %w", path, err)
+		h.close()
+		return nil, fmt.Errorf("sqlite: opening %s: %w", path, explainOpen(abs, err, o.recovery))
 	}
-	// The writer is pinned; readers share the rest. Idle connections are
-	// kept: opening a SQLite connection costs far more than a query.
-	db.SetMaxOpenConns(o.readers + 1)
-	db.SetMaxIdleConns(o.readers + 1)
-	db.SetConnMaxLifetime(0)
-	db.SetConnMaxIdleTime(0)
-	s := &Store{path: path, db: db, wsem: make(chan struct{}, 1), counted: make(map[string]struct{})}
-	if err := s.init(ctx, o); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("sqlite: opening %s: %w", path, err)
-	}
+	s.h.Store(h)
 	return s, nil
 }
 
 // Path returns the path the store was opened with.
 func (s *Store) Path() string { return s.path }
 
-func (s *Store) init(ctx context.Context, o options) (err error) {
-	s.w, err = s.db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	if err := setWAL(ctx, s.w, o.busyTimeout); err != nil {
-		return err
-	}
-	if err := createSchema(ctx, s.w, o.table); err != nil {
-		return err
-	}
-	q := queries(o.table)
-	prep := func(c interface {
-		PrepareContext(context.Context, string) (*sql.Stmt, error)
-	}, dst **sql.Stmt, query string) {
-		if err != nil {
-			return
-		}
-		*dst, err = c.PrepareContext(ctx, query)
-	}
-	prep(s.db, &s.rGet, q.get)
-	prep(s.db, &s.rLen, q.len)
-	prep(s.w, &s.wBegin, "BEGIN IMMEDIATE")
-	prep(s.w, &s.wCommit, "COMMIT")
-	prep(s.w, &s.wRollback, "ROLLBACK")
-	prep(s.w, &s.wGet, q.get)
-	prep(s.w, &s.wGetStale, q.getStale)
-	prep(s.w, &s.wTouch, q.touch)
-	prep(s.w, &s.wCount, q.count)
-	prep(s.w, &s.wUpsert, q.upsert)
-	prep(s.w, &s.wUpsertUnbounded, q.upsertUnbounded)
-	prep(s.w, &s.wConvert, q.convert)
-	prep(s.w, &s.wPurge, q.purge)
-	prep(s.w, &s.wEvict, q.evict)
-	prep(s.w, &s.wClear, q.clear)
-	return err
-}
+// Bound implements runtime.Bounder: it returns the busy timeout
+// (WithBusyTimeout, DefaultBusyTimeout by default). No operation of the
+// store waits longer than that, in all, for this process's writer
+// connection and for other processes' locks on the file, and a context
+// deadline makes the wait shorter. To that, an operation adds the time
+// its statements take to run once it has the lock: microseconds for a
+// hit, more for a Set that evicts many entries, and the time to open a
+// fresh file when the store recovers from a damaged one.
+func (s *Store) Bound() time.Duration { return s.o.busyTimeout }
 
-// setWAL puts the database in WAL mode. The mode is persistent: once one
-// process has set it, the pragma is a no-op read for the others. A fresh
-// file needs a lock to convert; when several processes race for it, the
-// losers may see SQLITE_BUSY without the busy handler's help, so retry
-// until the busy timeout.
-func setWAL(ctx context.Context, c *sql.Conn, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
-		var mode string
-		err := c.QueryRowContext(ctx, "PRAGMA journal_mode=WAL").Scan(&mode)
-		if err == nil {
-			if !strings.EqualFold(mode, "wal") {
-				return fmt.Errorf("cannot use WAL journal mode (got %q); is the file on a local file system?", mode)
-			}
-			return nil
-		}
-		if !isBusy(err) || time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(delay):
-		}
+// deadline returns when the wait of an operation that started at start
+// must end: after the busy timeout, or at ctx's deadline if earlier.
+func (s *Store) deadline(ctx context.Context, start time.Time) time.Time {
+	d := start.Add(s.o.busyTimeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(d) {
+		return dl
 	}
-}
-
-// isBusy reports whether err is SQLITE_BUSY or SQLITE_LOCKED (any
-// extended code).
-func isBusy(err error) bool {
-	var e *sqlite.Error
-	if !errors.As(err, &e) {
-		return false
-	}
-	c := e.Code() & 0xff
-	return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
-}
-
-// createSchema creates the store's tables, indexes and triggers unless
-// they all exist. It checks first without a lock, so that opening an
-// existing store takes no write lock, then creates everything in one
-// IMMEDIATE transaction: concurrent openers of a fresh file serialize on
-// the write lock (waiting up to the busy timeout), and the later ones find
-// everything in place (IF NOT EXISTS).
-func createSchema(ctx context.Context, c *sql.Conn, table string) error {
-	names := []string{table, table + "_fn", table + "_lru", table + "_exp", table + "_ins", table + "_del"}
-	var n int
-	err := c.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE name IN (?, ?, ?, ?, ?, ?)",
-		names[0], names[1], names[2], names[3], names[4], names[5]).Scan(&n)
-	if err != nil {
-		return err
-	}
-	if n == len(names) {
-		return nil
-	}
-	if _, err := c.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		return err
-	}
-	if _, err := c.ExecContext(ctx, schema(table)); err != nil {
-		c.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
-		return fmt.Errorf("creating the schema: %w", err)
-	}
-	if _, err := c.ExecContext(ctx, "COMMIT"); err != nil {
-		c.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
-		return err
-	}
-	return nil
+	return d
 }
 
 // schema returns the DDL of a store in table t.
@@ -321,67 +257,139 @@ func nonNil(b []byte) []byte {
 	return b
 }
 
-// lockWriter waits for the writer connection, or for ctx to end.
-func (s *Store) lockWriter(ctx context.Context) error {
+// lockWriter takes the writer token for an operation that started at
+// start, and returns the store's handle, whose writer connection is the
+// caller's until unlockWriter. It waits for the token until the
+// operation's deadline (see deadline), then fits the writer's busy
+// timeout to what remains, so that the wait for the token and SQLite's
+// wait for other processes' locks share one budget.
+//
+// The uncontended path, the token free at once and ctx without a
+// deadline, runs no statement and starts no timer.
+func (s *Store) lockWriter(ctx context.Context, start time.Time) (*handle, error) {
 	select {
 	case s.wsem <- struct{}{}:
 	default:
-		select {
-		case s.wsem <- struct{}{}:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		return s.lockWriterSlow(ctx, start)
 	}
 	if s.closed.Load() {
 		<-s.wsem
-		return ErrClosed
+		return nil, ErrClosed
 	}
-	return nil
+	h := s.h.Load()
+	var err error
+	if _, ok := ctx.Deadline(); ok {
+		err = h.fitBusyLocked(time.Until(s.deadline(ctx, start)))
+	} else {
+		err = h.restoreBusyLocked()
+	}
+	if err != nil {
+		<-s.wsem
+		return nil, err
+	}
+	return h, nil
+}
+
+// lockWriterSlow is lockWriter when the token is taken.
+func (s *Store) lockWriterSlow(ctx context.Context, start time.Time) (*handle, error) {
+	deadline := start.Add(s.o.busyTimeout)
+	var expired <-chan time.Time
+	if dl, ok := ctx.Deadline(); ok && !dl.After(deadline) {
+		deadline = dl // ctx.Done() is closed then
+	} else {
+		t := time.NewTimer(time.Until(deadline))
+		defer t.Stop()
+		expired = t.C
+	}
+	select {
+	case s.wsem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-expired:
+		return nil, s.errWriterBusy()
+	}
+	if s.closed.Load() {
+		<-s.wsem
+		return nil, ErrClosed
+	}
+	h := s.h.Load()
+	left := time.Until(deadline)
+	if left <= 0 {
+		<-s.wsem
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return nil, s.errWriterBusy()
+	}
+	if err := h.fitBusyLocked(left); err != nil {
+		<-s.wsem
+		return nil, err
+	}
+	return h, nil
+}
+
+func (s *Store) errWriterBusy() error {
+	return fmt.Errorf("waited the busy timeout (%v) for the writer connection, in use by another operation of this process", s.o.busyTimeout)
 }
 
 func (s *Store) unlockWriter() { <-s.wsem }
 
+// mayRecover reports whether err, from an operation on h, calls for
+// recoverLocked: h is no longer the store's handle, or its file is damaged
+// (and recovery is on), or the path names another file.
+func (s *Store) mayRecover(h *handle, err error) bool {
+	if err == nil || errors.Is(err, sql.ErrNoRows) {
+		return false
+	}
+	return s.h.Load() != h || errors.Is(err, errReplaced) || s.o.recovery && isDamaged(err)
+}
+
+// retryHandleLocked is recoverLocked for an operation that started at
+// start: it returns the handle to try again on, its writer's busy timeout
+// fitted to what remains of the operation's budget. The writer must be
+// held.
+func (s *Store) retryHandleLocked(ctx context.Context, h *handle, cause error, start time.Time) (*handle, error) {
+	deadline := s.deadline(ctx, start)
+	nh, err := s.recoverLocked(ctx, h, cause, deadline)
+	if err != nil {
+		return nil, err
+	}
+	if err := nh.fitBusyLocked(time.Until(deadline)); err != nil {
+		return nil, err
+	}
+	return nh, nil
+}
+
+// retryHandle is retryHandleLocked for an operation that does not hold
+// the writer.
+func (s *Store) retryHandle(ctx context.Context, h *handle, cause error, start time.Time) (*handle, error) {
+	if cur := s.h.Load(); cur != h {
+		return cur, nil
+	}
+	if _, err := s.lockWriter(ctx, start); err != nil {
+		return nil, cause
+	}
+	defer s.unlockWriter()
+	return s.retryHandleLocked(ctx, h, cause, start)
+}
+
 // Get implements runtime.Store. For a bounded function (lim.MaxSize > 0)
 // a hit is a read and then a write on the writer connection: the entry
-// becomes the most recent, unless it is already. Otherwise a Get is a plain read, on the writer connection if
-// it is free, else on a reader connection.
+// becomes the most recent, unless it is already. Otherwise a Get is a
+// plain read, on the writer connection if it is free, else on a reader
+// connection.
 func (s *Store) Get(ctx context.Context, fn string, key []byte, lim runtime.Limits) ([]byte, bool, error) {
 	if s.closed.Load() {
 		return nil, false, ErrClosed
 	}
 	key = nonNil(key)
-	now := time.Now().UnixNano()
+	start := time.Now()
 	var value []byte
 	var err error
 	if lim.MaxSize > 0 {
-		if err = s.lockWriter(ctx); err != nil {
-			return nil, false, err
-		}
-		// Read, then make the entry the most recent unless it is already.
-		// Both run under the writer lock of this process; another process
-		// may act in between, which orders this Get at the read: the
-		// entry was live then, and touching it later is harmless.
-		var stale bool
-		err = s.wGetStale.QueryRowContext(ctx, fn, key, now).Scan(&value, &stale)
-		if err == nil && stale {
-			_, err = s.wTouch.ExecContext(ctx, fn, key)
-		}
-		s.unlockWriter()
+		value, err = s.getTouch(ctx, fn, key, start)
 	} else {
-		// A plain read. On the writer connection when it is free: its page
-		// cache survives this process's writes, while a pooled reader's is
-		// reset by every commit it did not make.
-		select {
-		case s.wsem <- struct{}{}:
-			if s.closed.Load() {
-				<-s.wsem
-				return nil, false, ErrClosed
-			}
-			err = s.wGet.QueryRowContext(ctx, fn, key, now).Scan(&value)
-			<-s.wsem
-		default:
-			err = s.rGet.QueryRowContext(ctx, fn, key, now).Scan(&value)
-		}
+		value, err = s.getRead(ctx, fn, key, start)
 	}
 	switch {
 	case err == nil:
@@ -396,6 +404,72 @@ func (s *Store) Get(ctx context.Context, fn string, key []byte, lim runtime.Limi
 	}
 }
 
+// getTouch is Get of a bounded function.
+func (s *Store) getTouch(ctx context.Context, fn string, key []byte, start time.Time) ([]byte, error) {
+	h, err := s.lockWriter(ctx, start)
+	if err != nil {
+		return nil, err
+	}
+	defer s.unlockWriter()
+	value, err := h.getTouchLocked(ctx, fn, key, start.UnixNano())
+	if s.mayRecover(h, err) {
+		if h, err = s.retryHandleLocked(ctx, h, err, start); err == nil {
+			value, err = h.getTouchLocked(ctx, fn, key, start.UnixNano())
+		}
+	}
+	return value, err
+}
+
+// getTouchLocked reads, then makes the entry the most recent unless it is
+// already. Both run under the writer lock of this process; another
+// process may act in between, which orders this Get at the read: the
+// entry was live then, and touching it later is harmless. The writer must
+// be held.
+func (h *handle) getTouchLocked(ctx context.Context, fn string, key []byte, now int64) ([]byte, error) {
+	var value []byte
+	var stale bool
+	err := h.wGetStale.QueryRowContext(ctx, fn, key, now).Scan(&value, &stale)
+	if err == nil && stale {
+		_, err = h.wTouch.ExecContext(ctx, fn, key)
+	}
+	return value, err
+}
+
+// getRead is Get of an unbounded function: a plain read. On the writer
+// connection when it is free: its page cache survives this process's
+// writes, while a pooled reader's is reset by every commit it did not
+// make. A read waits for no lock of another process (WAL), so it fits no
+// busy timeout.
+func (s *Store) getRead(ctx context.Context, fn string, key []byte, start time.Time) ([]byte, error) {
+	now := start.UnixNano()
+	var value []byte
+	select {
+	case s.wsem <- struct{}{}:
+		if s.closed.Load() {
+			<-s.wsem
+			return nil, ErrClosed
+		}
+		h := s.h.Load()
+		err := h.wGet.QueryRowContext(ctx, fn, key, now).Scan(&value)
+		if s.mayRecover(h, err) {
+			if h, err = s.retryHandleLocked(ctx, h, err, start); err == nil {
+				err = h.wGet.QueryRowContext(ctx, fn, key, now).Scan(&value)
+			}
+		}
+		<-s.wsem
+		return value, err
+	default:
+	}
+	h := s.h.Load()
+	err := h.rGet.QueryRowContext(ctx, fn, key, now).Scan(&value)
+	if s.mayRecover(h, err) {
+		if h, err = s.retryHandle(ctx, h, err, start); err == nil {
+			err = h.rGet.QueryRowContext(ctx, fn, key, now).Scan(&value)
+		}
+	}
+	return value, err
+}
+
 // Set implements runtime.Store. The upsert, the purge of fn's expired
 // entries and the eviction of its least recently used ones beyond
 // lim.MaxSize run in one BEGIN IMMEDIATE transaction. An unbounded Set
@@ -408,35 +482,56 @@ func (s *Store) Set(ctx context.Context, fn string, key, value []byte, lim runti
 		return nil
 	}
 	key, value = nonNil(key), nonNil(value)
-	now := time.Now().UnixNano()
+	start := time.Now()
+	h, err := s.lockWriter(ctx, start)
+	if err != nil {
+		return s.wrap("set", err)
+	}
+	defer s.unlockWriter()
+	// Expired entries are purged by every Set with a TTL, and by one Set
+	// in purgeEvery otherwise (for entries left by an earlier TTL). That
+	// one also checks that the path still names the store's file: a
+	// process that never meets the damage another moved aside, or a file
+	// deleted to empty the cache, would write into a file no one opens.
+	s.sets++
+	every := s.sets%purgeEvery == 0
+	if every && !h.namesFile() {
+		if nh, err := s.retryHandleLocked(ctx, h, errReplaced, start); err == nil {
+			h = nh
+		}
+	}
+	purge := lim.TTL > 0 || every
+	err = h.setLocked(ctx, fn, key, value, lim, start.UnixNano(), purge)
+	if s.mayRecover(h, err) {
+		if h, err = s.retryHandleLocked(ctx, h, err, start); err == nil {
+			err = h.setLocked(ctx, fn, key, value, lim, start.UnixNano(), purge)
+		}
+	}
+	return s.wrap("set", err)
+}
+
+// setLocked is Set on h. The writer must be held.
+func (h *handle) setLocked(ctx context.Context, fn string, key, value []byte, lim runtime.Limits, now int64, purge bool) error {
 	var expires int64
 	if lim.TTL > 0 {
 		expires = now + int64(lim.TTL)
 	}
-	if err := s.lockWriter(ctx); err != nil {
-		return err
-	}
-	defer s.unlockWriter()
-	// Expired entries are purged by every Set with a TTL, and by one Set
-	// in purgeEvery otherwise (for entries left by an earlier TTL).
-	s.sets++
-	purge := lim.TTL > 0 || s.sets%purgeEvery == 0
-	_, counted := s.counted[fn]
+	_, counted := h.counted[fn]
 	count := lim.MaxSize > 0 && !counted
-	upsert := s.wUpsert
+	upsert := h.wUpsert
 	if lim.MaxSize < 0 {
-		upsert = s.wUpsertUnbounded
+		upsert = h.wUpsertUnbounded
 		if !purge {
 			_, err := upsert.ExecContext(ctx, fn, key, value, expires)
-			return s.wrap("set", err)
+			return err
 		}
 	}
-	if _, err := s.wBegin.ExecContext(ctx); err != nil {
-		return s.wrap("set", err)
+	if _, err := h.wBegin.ExecContext(ctx); err != nil {
+		return err
 	}
 	err := func() error {
 		if count {
-			res, err := s.wCount.ExecContext(ctx, fn)
+			res, err := h.wCount.ExecContext(ctx, fn)
 			if err != nil {
 				return err
 			}
@@ -445,13 +540,13 @@ func (s *Store) Set(ctx context.Context, fn string, key, value []byte, lim runti
 			if n, err := res.RowsAffected(); err != nil {
 				return err
 			} else if n == 1 {
-				if _, err := s.wConvert.ExecContext(ctx, fn); err != nil {
+				if _, err := h.wConvert.ExecContext(ctx, fn); err != nil {
 					return err
 				}
 			}
 		}
 		if purge {
-			if _, err := s.wPurge.ExecContext(ctx, fn, now); err != nil {
+			if _, err := h.wPurge.ExecContext(ctx, fn, now); err != nil {
 				return err
 			}
 		}
@@ -459,23 +554,23 @@ func (s *Store) Set(ctx context.Context, fn string, key, value []byte, lim runti
 			return err
 		}
 		if lim.MaxSize > 0 {
-			if _, err := s.wEvict.ExecContext(ctx, fn, lim.MaxSize); err != nil {
+			if _, err := h.wEvict.ExecContext(ctx, fn, lim.MaxSize); err != nil {
 				return err
 			}
 		}
-		_, err := s.wCommit.ExecContext(ctx)
+		_, err := h.wCommit.ExecContext(ctx)
 		return err
 	}()
 	if err != nil {
-		s.rollbackLocked()
-		return s.wrap("set", err)
+		h.rollbackLocked()
+		return err
 	}
 	if count {
 		// The count row, once committed, is kept by the triggers for good.
-		if len(s.counted) >= maxCounted {
-			clear(s.counted)
+		if len(h.counted) >= maxCounted {
+			clear(h.counted)
 		}
-		s.counted[fn] = struct{}{}
+		h.counted[fn] = struct{}{}
 	}
 	return nil
 }
@@ -483,8 +578,8 @@ func (s *Store) Set(ctx context.Context, fn string, key, value []byte, lim runti
 // rollbackLocked ends the writer's transaction after a failure; the
 // writer must be held. An interrupted statement may have rolled it back
 // already, so the error is ignored.
-func (s *Store) rollbackLocked() {
-	s.wRollback.ExecContext(context.Background())
+func (h *handle) rollbackLocked() {
+	h.wRollback.ExecContext(context.Background())
 }
 
 // Clear implements runtime.Store.
@@ -492,11 +587,18 @@ func (s *Store) Clear(ctx context.Context, fn string) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	if err := s.lockWriter(ctx); err != nil {
-		return err
+	start := time.Now()
+	h, err := s.lockWriter(ctx, start)
+	if err != nil {
+		return s.wrap("clear", err)
 	}
 	defer s.unlockWriter()
-	_, err := s.wClear.ExecContext(ctx, fn)
+	_, err = h.wClear.ExecContext(ctx, fn)
+	if s.mayRecover(h, err) {
+		if h, err = s.retryHandleLocked(ctx, h, err, start); err == nil {
+			_, err = h.wClear.ExecContext(ctx, fn)
+		}
+	}
 	return s.wrap("clear", err)
 }
 
@@ -505,32 +607,31 @@ func (s *Store) Len(ctx context.Context, fn string) (int64, error) {
 	if s.closed.Load() {
 		return 0, ErrClosed
 	}
+	start := time.Now()
+	h := s.h.Load()
 	var n int64
-	if err := s.rLen.QueryRowContext(ctx, fn, time.Now().UnixNano()).Scan(&n); err != nil {
+	err := h.rLen.QueryRowContext(ctx, fn, start.UnixNano()).Scan(&n)
+	if s.mayRecover(h, err) {
+		if h, err = s.retryHandle(ctx, h, err, start); err == nil {
+			err = h.rLen.QueryRowContext(ctx, fn, start.UnixNano()).Scan(&n)
+		}
+	}
+	if err != nil {
 		return 0, s.wrap("len", err)
 	}
 	return n, nil
 }
 
-// Close implements runtime.Store. It waits for a write in progress, then
-// closes every connection; later calls fail with ErrClosed. Closing twice
-// is not an error.
+// Close implements runtime.Store. It waits for an operation in progress
+// on the writer connection (at most its budget), then closes every
+// connection; later calls fail with ErrClosed. Closing twice is not an
+// error.
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
 	s.wsem <- struct{}{} // never released: no write can start again
-	var errs []error
-	for _, st := range []*sql.Stmt{s.rGet, s.rLen, s.wGet, s.wGetStale, s.wCount, s.wConvert, s.wUpsertUnbounded, s.wBegin, s.wCommit, s.wRollback, s.wTouch, s.wUpsert, s.wPurge, s.wEvict, s.wClear} {
-		if st != nil {
-			errs = append(errs, st.Close())
-		}
-	}
-	if s.w != nil {
-		errs = append(errs, s.w.Close())
-	}
-	errs = append(errs, s.db.Close())
-	if err := errors.Join(errs...); err != nil {
+	if err := s.h.Load().close(); err != nil {
 		return fmt.Errorf("sqlite: closing %s: %w", s.path, err)
 	}
 	return nil
@@ -544,6 +645,9 @@ func (s *Store) wrap(op string, err error) error {
 	}
 	if s.closed.Load() {
 		return ErrClosed
+	}
+	if isDamaged(err) && !s.o.recovery {
+		return fmt.Errorf("sqlite: %s %s: %w: %s", op, s.path, err, damagedHint)
 	}
 	return fmt.Errorf("sqlite: %s %s: %w", op, s.path, err)
 }

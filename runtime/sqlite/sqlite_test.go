@@ -3,6 +3,7 @@ package sqlite
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -18,6 +19,10 @@ import (
 )
 
 var ctx = context.Background()
+
+// testDB returns the pool of the store's current handle, for tests that
+// look at the file directly.
+func (s *Store) testDB() *sql.DB { return s.h.Load().db }
 
 func openTemp(t testing.TB, opts ...Option) *Store {
 	t.Helper()
@@ -68,7 +73,7 @@ func TestConformanceCustomTable(t *testing.T) {
 // eviction sees them.
 func order(t *testing.T, s *Store, fn string) []string {
 	t.Helper()
-	rows, err := s.db.QueryContext(ctx, `SELECT key FROM picocache WHERE fn = ? ORDER BY seq NULLS FIRST, key`, fn)
+	rows, err := s.testDB().QueryContext(ctx, `SELECT key FROM picocache WHERE fn = ? ORDER BY seq NULLS FIRST, key`, fn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +97,7 @@ func order(t *testing.T, s *Store, fn string) []string {
 func checkCount(t *testing.T, s *Store, fn string) {
 	t.Helper()
 	var n, rows int64
-	err := s.db.QueryRowContext(ctx, `SELECT coalesce((SELECT n FROM picocache_fn WHERE fn = ?1), -1), (SELECT count(*) FROM picocache WHERE fn = ?1)`, fn).Scan(&n, &rows)
+	err := s.testDB().QueryRowContext(ctx, `SELECT coalesce((SELECT n FROM picocache_fn WHERE fn = ?1), -1), (SELECT count(*) FROM picocache WHERE fn = ?1)`, fn).Scan(&n, &rows)
 	if n == -1 {
 		return
 	}
@@ -295,6 +300,8 @@ func TestContextCanceled(t *testing.T) {
 	}
 }
 
+// TestOpenErrors checks that a failure to open names the path and says
+// what is wrong, with "sqlite: " once in front.
 func TestOpenErrors(t *testing.T) {
 	dir := t.TempDir()
 	corrupt := filepath.Join(dir, "corrupt.db")
@@ -306,33 +313,59 @@ func TestOpenErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		name, path, want string
+		name, path string
+		opts       []Option
+		want       []string
 	}{
-		{"corrupt file", corrupt, "not a database"},
-		{"directory", dir, "unable to open"},
-		{"missing directory", filepath.Join(dir, "no", "such", "dir", "c.db"), "unable to open"},
-		{"parent is a file", filepath.Join(notDir, "c.db"), "unable to open"},
-		{"empty", "", "empty database path"},
-		{"memory", ":memory:", "runtime.NewMemory"},
+		{"corrupt file without recovery", corrupt, []Option{WithRecovery(false)}, []string{"not a database", "delete it or move it aside"}},
+		{"directory", dir, nil, []string{"is a directory"}},
+		{"missing directory", filepath.Join(dir, "no", "such", "dir", "c.db"), nil, []string{"directory " + filepath.Join(dir, "no") + " does not exist"}},
+		{"parent is a file", filepath.Join(notDir, "c.db"), nil, []string{notDir + " is not a directory"}},
+		{"ancestor is a file", filepath.Join(notDir, "a", "b", "c.db"), nil, []string{notDir + " is not a directory"}},
+		{"empty", "", nil, []string{"empty database path"}},
+		{"memory", ":memory:", nil, []string{"runtime.NewMemory"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := Open(tc.path)
+			s, err := Open(tc.path, tc.opts...)
 			if err == nil {
 				s.Close()
 				t.Fatalf("Open(%q): nil error", tc.path)
 			}
 			t.Logf("Open(%q): %v", tc.path, err)
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("Open(%q): %v; want it to mention %q", tc.path, err, tc.want)
-			}
-			if tc.path != "" && !strings.Contains(err.Error(), tc.path) {
-				t.Errorf("Open(%q): %v; want it to name the path", tc.path, err)
-			}
+			checkOpenError(t, tc.path, err, tc.want...)
 		})
 	}
-	// The corrupt file is left as it was.
+	// Without recovery, the corrupt file is left as it was, alone.
 	if b, _ := os.ReadFile(corrupt); !bytes.HasPrefix(b, []byte("this is not")) {
 		t.Errorf("Open changed the corrupt file")
+	}
+	if m, _ := filepath.Glob(corrupt + ".corrupt-*"); len(m) != 0 {
+		t.Errorf("Open without recovery moved the file aside: %v", m)
+	}
+	// The same by URL.
+	_, err := runtime.OpenURL(ctx, "sqlite://"+corrupt+"?recovery=false")
+	checkOpenError(t, corrupt, err, "not a database", "delete it or move it aside")
+}
+
+// checkOpenError checks that err, from opening path, names it, says each
+// of want, and begins with "sqlite: " once.
+func checkOpenError(t *testing.T, path string, err error, want ...string) {
+	t.Helper()
+	if err == nil {
+		t.Errorf("opening %q: nil error", path)
+		return
+	}
+	msg := err.Error()
+	for _, w := range want {
+		if !strings.Contains(msg, w) {
+			t.Errorf("opening %q: %v; want it to say %q", path, err, w)
+		}
+	}
+	if path != "" && !strings.Contains(msg, path) {
+		t.Errorf("opening %q: %v; want it to name the path", path, err)
+	}
+	if !strings.HasPrefix(msg, "sqlite: ") || strings.Count(msg, "sqlite: ") != 1 {
+		t.Errorf("opening %q: %v; want one \"sqlite: \" prefix", path, err)
 	}
 }
 
@@ -382,14 +415,14 @@ func TestPath(t *testing.T) {
 		t.Errorf("Path() = %q, want %q", s.Path(), path)
 	}
 	var mode string
-	if err := s.db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+	if err := s.testDB().QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
 		t.Errorf("journal_mode = %q, %v; want wal", mode, err)
 	}
 	var sync, busy int
-	if err := s.db.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil || sync != 1 {
+	if err := s.testDB().QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil || sync != 1 {
 		t.Errorf("synchronous = %d, %v; want 1 (NORMAL)", sync, err)
 	}
-	if err := s.db.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&busy); err != nil || busy != 5000 {
+	if err := s.testDB().QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&busy); err != nil || busy != 5000 {
 		t.Errorf("busy_timeout = %d, %v; want 5000", busy, err)
 	}
 }
@@ -415,7 +448,7 @@ func TestCounting(t *testing.T) {
 	}
 	counted := func() bool {
 		var n int
-		if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM picocache_fn WHERE fn = 'f'`).Scan(&n); err != nil {
+		if err := s.testDB().QueryRowContext(ctx, `SELECT count(*) FROM picocache_fn WHERE fn = 'f'`).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n == 1
@@ -499,7 +532,7 @@ func TestUnboundedToBounded(t *testing.T) {
 	nulls := func() int {
 		t.Helper()
 		var n int
-		if err := a.db.QueryRowContext(ctx, `SELECT count(*) FROM picocache WHERE fn = 'f' AND seq IS NULL`).Scan(&n); err != nil {
+		if err := a.testDB().QueryRowContext(ctx, `SELECT count(*) FROM picocache WHERE fn = 'f' AND seq IS NULL`).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n
@@ -552,7 +585,7 @@ func TestQueryPlans(t *testing.T) {
 	s := openTemp(t)
 	q := queries(DefaultTable)
 	for name, query := range map[string]string{"evict": q.evict, "upsert": q.upsert, "touch": q.touch, "getStale": q.getStale} {
-		rows, err := s.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, "f", []byte("k"), []byte("v"), 1)
+		rows, err := s.testDB().QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, "f", []byte("k"), []byte("v"), 1)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

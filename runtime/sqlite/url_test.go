@@ -25,9 +25,11 @@ func TestParseURL(t *testing.T) {
 		{"SQLite://LOCALHOST/abs/path.db", "/abs/path.db", defaultOptions()},
 		{"sqlite:///abs/with%20space%3F.db", "/abs/with space?.db", defaultOptions()},
 		{"sqlite:rel%23hash.db", "rel#hash.db", defaultOptions()},
-		{"sqlite:c.db?table=memo", "c.db", options{table: "memo", busyTimeout: DefaultBusyTimeout, readers: DefaultReaders}},
-		{"sqlite:///c.db?busy_timeout=250", "/c.db", options{table: DefaultTable, busyTimeout: 250 * time.Millisecond, readers: DefaultReaders}},
-		{"sqlite:c.db?busy_timeout=1m&readers=9&table=_t1", "c.db", options{table: "_t1", busyTimeout: time.Minute, readers: 9}},
+		{"sqlite:c.db?table=memo", "c.db", options{table: "memo", busyTimeout: DefaultBusyTimeout, readers: DefaultReaders, recovery: true}},
+		{"sqlite:///c.db?busy_timeout=250", "/c.db", options{table: DefaultTable, busyTimeout: 250 * time.Millisecond, readers: DefaultReaders, recovery: true}},
+		{"sqlite:c.db?busy_timeout=1m&readers=9&table=_t1", "c.db", options{table: "_t1", busyTimeout: time.Minute, readers: 9, recovery: true}},
+		{"sqlite:c.db?recovery=false", "c.db", options{table: DefaultTable, busyTimeout: DefaultBusyTimeout, readers: DefaultReaders, recovery: false}},
+		{"sqlite:c.db?recovery=1", "c.db", defaultOptions()},
 	} {
 		path, opts, err := ParseURL(tc.url)
 		if err != nil {
@@ -61,6 +63,7 @@ func TestParseURLErrors(t *testing.T) {
 		{"sqlite:x.db?busy_timeout=soon", "busy_timeout"},
 		{"sqlite:x.db?busy_timeout=-5", "busy_timeout"},
 		{"sqlite:x.db?readers=0", "readers"},
+		{"sqlite:x.db?recovery=maybe", "recovery"},
 		{"sqlite:x.db#frag", "fragment"},
 		{"redis://localhost/0", "not sqlite"},
 		{"sqlite:bad%zz.db", "invalid URL escape"},

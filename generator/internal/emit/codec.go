@@ -15,7 +15,7 @@ import (
 
 // fallible reports whether encoding t into a key can fail: it holds an
 // interface whose dynamic value may be of an unsupported type, or it is
-// recursive and a value may nest deeper than runtime.MaxDepth.
+// recursive and a value may nest deeper than codec.MaxDepth.
 func (e *emitter) fallible(t *model.Type) bool {
 	return fallibleSeen(t, map[*model.Type]bool{}) || e.recursive(t, true)
 }
@@ -23,10 +23,10 @@ func (e *emitter) fallible(t *model.Type) bool {
 // recursive reports whether encoding t (into a key, or as a value) can
 // follow a cycle of types: a named type that contains itself through
 // pointers, slices or maps. Helpers of such types take a depth and give
-// up beyond runtime.MaxDepth, so that a cyclic value cannot recurse
+// up beyond codec.MaxDepth, so that a cyclic value cannot recurse
 // without end; helpers of other types stay as they are. A type that
 // encodes itself (a key method, MarshalBinary) ends the walk, and so does
-// an interface, whose dynamic value the runtime bounds itself.
+// an interface, whose dynamic value codec.AppendAny bounds itself.
 func (e *emitter) recursive(t *model.Type, key bool) bool {
 	memo := e.recValue
 	if key {
@@ -125,31 +125,31 @@ func (e *emitter) keyStmt(g *Group, kName, okName string, t *model.Type, v *Stat
 		g.Add(k().Op("=").Add(keyBasic(t.Name, v, k(), false)))
 		return
 	case model.Bytes:
-		g.Add(k().Op("=").Add(rt("AppendBytes")).Call(k(), v))
+		g.Add(k().Op("=").Add(cd("AppendBytes")).Call(k(), v))
 		return
 	case model.Time:
-		g.Add(k().Op("=").Add(rt("AppendTimeKey")).Call(k(), v))
+		g.Add(k().Op("=").Add(cd("AppendTimeKey")).Call(k(), v))
 		return
 	case model.Interface:
-		g.If(List(k(), Id(okName)).Op("=").Add(rt("AppendAny")).Call(k(), v, Lit(typed)), Op("!").Id(okName)).BlockFunc(fail)
+		g.If(List(k(), Id(okName)).Op("=").Add(cd("AppendAny")).Call(k(), v, Lit(typed)), Op("!").Id(okName)).BlockFunc(fail)
 		return
 	case model.Named:
 		switch {
 		case t.KeyMethod || t.PtrKeyMethod:
 			g.Block(
 				Id("mark").Op(":=").Len(k()),
-				k().Op("=").Add(v.Clone()).Dot("AppendCacheKey").Call(rt("BeginSpan").Call(k())),
-				k().Op("=").Add(rt("EndSpan")).Call(k(), Id("mark")),
+				k().Op("=").Add(v.Clone()).Dot("AppendCacheKey").Call(cd("BeginSpan").Call(k())),
+				k().Op("=").Add(cd("EndSpan")).Call(k(), Id("mark")),
 			)
 			return
 		case t.Underlying.Kind == model.Basic:
 			g.Add(k().Op("=").Add(keyBasic(t.Underlying.Name, v, k(), true)))
 			return
 		case t.Underlying.Kind == model.Bytes:
-			g.Add(k().Op("=").Add(rt("AppendBytes")).Call(k(), Index().Byte().Parens(v)))
+			g.Add(k().Op("=").Add(cd("AppendBytes")).Call(k(), Index().Byte().Parens(v)))
 			return
 		case t.Underlying.Kind == model.Time:
-			g.Add(k().Op("=").Add(rt("AppendTimeKey")).Call(k(), Qual("time", "Time").Parens(v)))
+			g.Add(k().Op("=").Add(cd("AppendTimeKey")).Call(k(), Qual("time", "Time").Parens(v)))
 			return
 		}
 	}
@@ -177,33 +177,33 @@ func keyBasic(name string, v, k *Statement, named bool) *Statement {
 	}
 	switch name {
 	case "bool":
-		return rt("AppendBool").Call(k, conv(Bool()))
+		return cd("AppendBool").Call(k, conv(Bool()))
 	case "uint8":
-		return rt("AppendUint8").Call(k, conv(Uint8()))
+		return cd("AppendUint8").Call(k, conv(Uint8()))
 	case "uint16":
-		return rt("AppendUint16").Call(k, conv(Uint16()))
+		return cd("AppendUint16").Call(k, conv(Uint16()))
 	case "uint32":
-		return rt("AppendUint32").Call(k, conv(Uint32()))
+		return cd("AppendUint32").Call(k, conv(Uint32()))
 	case "uint64":
-		return rt("AppendUint64").Call(k, conv(Uint64()))
+		return cd("AppendUint64").Call(k, conv(Uint64()))
 	case "int8":
-		return rt("AppendUint8").Call(k, Uint8().Parens(v))
+		return cd("AppendUint8").Call(k, Uint8().Parens(v))
 	case "int16":
-		return rt("AppendUint16").Call(k, Uint16().Parens(v))
+		return cd("AppendUint16").Call(k, Uint16().Parens(v))
 	case "int32":
-		return rt("AppendUint32").Call(k, Uint32().Parens(v))
+		return cd("AppendUint32").Call(k, Uint32().Parens(v))
 	case "int", "int64", "uint", "uintptr":
-		return rt("AppendUint64").Call(k, Uint64().Parens(v))
+		return cd("AppendUint64").Call(k, Uint64().Parens(v))
 	case "float32":
-		return rt("AppendFloat32Key").Call(k, conv(Float32()))
+		return cd("AppendFloat32Key").Call(k, conv(Float32()))
 	case "float64":
-		return rt("AppendFloat64Key").Call(k, conv(Float64()))
+		return cd("AppendFloat64Key").Call(k, conv(Float64()))
 	case "complex64":
-		return rt("AppendFloat32Key").Call(rt("AppendFloat32Key").Call(k, Real(v.Clone())), Imag(v.Clone()))
+		return cd("AppendFloat32Key").Call(cd("AppendFloat32Key").Call(k, Real(v.Clone())), Imag(v.Clone()))
 	case "complex128":
-		return rt("AppendFloat64Key").Call(rt("AppendFloat64Key").Call(k, Real(v.Clone())), Imag(v.Clone()))
+		return cd("AppendFloat64Key").Call(cd("AppendFloat64Key").Call(k, Real(v.Clone())), Imag(v.Clone()))
 	case "string":
-		return rt("AppendString").Call(k, conv(String()))
+		return cd("AppendString").Call(k, conv(String()))
 	}
 	return Op("/* unsupported basic " + name + " */")
 }
@@ -269,7 +269,7 @@ func (e *emitter) keyHelper(t *model.Type, typed bool) string {
 			g.Var().Id("ok").Bool()
 		}
 		if recursive && t.Kind == model.Named {
-			g.If(Id("depth").Op(">=").Add(rt("MaxDepth"))).BlockFunc(func(g *Group) {
+			g.If(Id("depth").Op(">=").Add(cd("MaxDepth"))).BlockFunc(func(g *Group) {
 				g.Comment("Nested too deep, cyclic most likely: no key.")
 				fail(g)
 			})
@@ -277,7 +277,7 @@ func (e *emitter) keyHelper(t *model.Type, typed bool) string {
 		}
 		switch u.Kind {
 		case model.Slice:
-			g.Id("k").Op("=").Add(rt("AppendLen")).Call(Id("k"), Len(Id("v")), Id("v").Op("==").Nil())
+			g.Id("k").Op("=").Add(cd("AppendLen")).Call(Id("k"), Len(Id("v")), Id("v").Op("==").Nil())
 			g.For(Id("i").Op(":=").Range().Id("v")).BlockFunc(func(g *Group) {
 				e.keyStmt(g, "k", "ok", u.Elem, Id("v").Index(Id("i")), fail, typed, Id("depth"))
 			})
@@ -290,7 +290,7 @@ func (e *emitter) keyHelper(t *model.Type, typed bool) string {
 				e.keyStmt(g, "k", "ok", u.Elem, Id("v").Index(Id("i")), fail, typed, Id("depth"))
 			})
 		case model.Map:
-			g.Id("k").Op("=").Add(rt("AppendLen")).Call(Id("k"), Len(Id("v")), Id("v").Op("==").Nil())
+			g.Id("k").Op("=").Add(cd("AppendLen")).Call(Id("k"), Len(Id("v")), Id("v").Op("==").Nil())
 			g.Comment("Entries are sorted by their encoding: iteration order never matters.")
 			g.Var().Id("sb").Index(Lit(32)).Int()
 			g.Id("spans").Op(":=").Id("sb").Index(Empty(), Lit(0))
@@ -300,7 +300,7 @@ func (e *emitter) keyHelper(t *model.Type, typed bool) string {
 				e.keyStmt(g, "k", "ok", u.Elem, Id("mv"), fail, typed, Id("depth"))
 				g.Id("spans").Op("=").Append(Id("spans"), Id("s"), Len(Id("k")))
 			})
-			g.Id("k").Op("=").Add(rt("SortEntries")).Call(Id("k"), Id("spans"))
+			g.Id("k").Op("=").Add(cd("SortEntries")).Call(Id("k"), Id("spans"))
 		case model.Struct:
 			for _, f := range u.Fields {
 				if f.Name == "_" {
@@ -324,7 +324,7 @@ func (e *emitter) keyHelper(t *model.Type, typed bool) string {
 	comment := fmt.Sprintf("%s writes a %s into a cache key.", name, e.describe(t))
 	params := []Code{Id("k").Index().Byte(), Id("v").Add(e.typ(t))}
 	if recursive {
-		comment += " It reports false beyond runtime.MaxDepth levels of recursion."
+		comment += " It reports false beyond " + e.codecName + ".MaxDepth levels of recursion."
 		params = append(params, Id("depth").Int())
 	}
 	e.out[slot] = Comment(comment).Line().Func().Id(name).Params(params...).Add(results).Add(body)
@@ -379,7 +379,7 @@ func (e *emitter) describe(t *model.Type) string {
 }
 
 // Values: Append writes a result exactly (floats keep their bits), Decode
-// reads it back from the decoder d (a *runtime.Decoder).
+// reads it back from the decoder d (a *codec.Decoder).
 
 // valAppend returns an expression appending v (an addressable expression
 // of type t) to dst.
@@ -388,20 +388,20 @@ func (e *emitter) valAppend(t *model.Type, v, dst *Statement) *Statement {
 	case model.Basic:
 		return valBasic(t.Name, v, dst, false)
 	case model.Bytes:
-		return rt("AppendBytes").Call(dst, v)
+		return cd("AppendBytes").Call(dst, v)
 	case model.Time:
-		return rt("AppendTime").Call(dst, v)
+		return cd("AppendTime").Call(dst, v)
 	case model.Interface:
-		return rt("AppendAnyValue").Call(dst, v)
+		return cd("AppendAnyValue").Call(dst, v)
 	case model.Named:
 		if !t.BinaryValue {
 			switch t.Underlying.Kind {
 			case model.Basic:
 				return valBasic(t.Underlying.Name, v, dst, true)
 			case model.Bytes:
-				return rt("AppendBytes").Call(dst, Index().Byte().Parens(v))
+				return cd("AppendBytes").Call(dst, Index().Byte().Parens(v))
 			case model.Time:
-				return rt("AppendTime").Call(dst, Qual("time", "Time").Parens(v))
+				return cd("AppendTime").Call(dst, Qual("time", "Time").Parens(v))
 			}
 		}
 	}
@@ -418,13 +418,13 @@ func valBasic(name string, v, dst *Statement, named bool) *Statement {
 	}
 	switch name {
 	case "float32":
-		return rt("AppendFloat32").Call(dst, conv(Float32()))
+		return cd("AppendFloat32").Call(dst, conv(Float32()))
 	case "float64":
-		return rt("AppendFloat64").Call(dst, conv(Float64()))
+		return cd("AppendFloat64").Call(dst, conv(Float64()))
 	case "complex64":
-		return rt("AppendFloat32").Call(rt("AppendFloat32").Call(dst, Real(v.Clone())), Imag(v.Clone()))
+		return cd("AppendFloat32").Call(cd("AppendFloat32").Call(dst, Real(v.Clone())), Imag(v.Clone()))
 	case "complex128":
-		return rt("AppendFloat64").Call(rt("AppendFloat64").Call(dst, Real(v.Clone())), Imag(v.Clone()))
+		return cd("AppendFloat64").Call(cd("AppendFloat64").Call(dst, Real(v.Clone())), Imag(v.Clone()))
 	}
 	return keyBasic(name, v, dst, named)
 }
@@ -449,12 +449,12 @@ func (e *emitter) valHelper(t *model.Type) string {
 			if t.PtrMarshaller {
 				v = Op("&").Id("v")
 			}
-			g.Return(rt("AppendMarshaler").Call(dst(), v))
+			g.Return(cd("AppendMarshaler").Call(dst(), v))
 			return
 		}
 		switch u.Kind {
 		case model.Slice:
-			g.Add(dst().Op("=").Add(rt("AppendLen")).Call(dst(), Len(Id("v")), Id("v").Op("==").Nil()))
+			g.Add(dst().Op("=").Add(cd("AppendLen")).Call(dst(), Len(Id("v")), Id("v").Op("==").Nil()))
 			g.For(Id("i").Op(":=").Range().Id("v")).Block(
 				dst().Op("=").Add(e.valAppend(u.Elem, Id("v").Index(Id("i")), dst())),
 			)
@@ -467,7 +467,7 @@ func (e *emitter) valHelper(t *model.Type) string {
 				dst().Op("=").Add(e.valAppend(u.Elem, Id("v").Index(Id("i")), dst())),
 			)
 		case model.Map:
-			g.Add(dst().Op("=").Add(rt("AppendLen")).Call(dst(), Len(Id("v")), Id("v").Op("==").Nil()))
+			g.Add(dst().Op("=").Add(cd("AppendLen")).Call(dst(), Len(Id("v")), Id("v").Op("==").Nil()))
 			g.For(List(Id("mk"), Id("mv")).Op(":=").Range().Id("v")).Block(
 				dst().Op("=").Add(e.valAppend(u.Key, Id("mk"), dst())),
 				dst().Op("=").Add(e.valAppend(u.Elem, Id("mv"), dst())),
@@ -642,7 +642,7 @@ func (e *emitter) decHelper(t *model.Type) string {
 		}
 	})
 	comment := fmt.Sprintf("%s reads a %s result.", name, e.describe(t))
-	e.out[slot] = Comment(comment).Line().Func().Id(name).Params(Id("d").Op("*").Add(rt("Decoder"))).Add(T()).Add(body)
+	e.out[slot] = Comment(comment).Line().Func().Id(name).Params(Id("d").Op("*").Add(cd("Decoder"))).Add(T()).Add(body)
 	return name
 }
 
@@ -699,13 +699,13 @@ func minSizeSeen(t *model.Type, seen map[*model.Type]bool) int {
 }
 
 // fitsStmt appends a statement returning false from the enclosing helper
-// when v, of a recursive type t, nests deeper than runtime.MaxDepth.
+// when v, of a recursive type t, nests deeper than codec.MaxDepth.
 func (e *emitter) fitsStmt(g *Group, t *model.Type, v *Statement, depth Code) {
 	g.If(Op("!").Id(e.fitsHelper(t)).Call(v, depth)).Block(Return(False()))
 }
 
 // fitsHelper returns the name of the helper reporting whether a value of
-// the recursive type t nests at most runtime.MaxDepth levels deep, so that
+// the recursive type t nests at most codec.MaxDepth levels deep, so that
 // its encoding is finite and it may be stored: the generated wrapper runs
 // it on a fresh result before handing it to the runtime. It visits only
 // the parts of t that can recurse.
@@ -726,7 +726,7 @@ func (e *emitter) fitsHelper(t *model.Type) string {
 	depth := Id("depth")
 	body := BlockFunc(func(g *Group) {
 		if t.Kind == model.Named {
-			g.If(Id("depth").Op(">=").Add(rt("MaxDepth"))).Block(Return(False()))
+			g.If(Id("depth").Op(">=").Add(cd("MaxDepth"))).Block(Return(False()))
 			g.Id("depth").Op("++")
 		}
 		switch u.Kind {
@@ -763,7 +763,7 @@ func (e *emitter) fitsHelper(t *model.Type) string {
 		}
 		g.Return(True())
 	})
-	comment := fmt.Sprintf("%s reports whether a %s result nests at most runtime.MaxDepth levels deep, so that it can be stored.", name, e.describe(t))
+	comment := fmt.Sprintf("%s reports whether a %s result nests at most %s.MaxDepth levels deep, so that it can be stored.", name, e.describe(t), e.codecName)
 	e.out[slot] = Comment(comment).Line().Func().Id(name).Params(Id("v").Add(e.typ(t)), Id("depth").Int()).Bool().Add(body)
 	return name
 }

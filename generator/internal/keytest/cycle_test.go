@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/picocache/picocache/runtime"
+	"github.com/picocache/picocache/runtime/codec"
 )
 
 // bytesStore is the in-memory store seen only through its Store methods,
@@ -30,7 +31,7 @@ func info(t *testing.T, f interface {
 }
 
 // TestCyclicArgument: a cyclic argument, or one nested deeper than
-// runtime.MaxDepth, runs the call uncached and correctly instead of
+// codec.MaxDepth, runs the call uncached and correctly instead of
 // overflowing the stack; lists within the limit are cached.
 func TestCyclicArgument(t *testing.T) {
 	for _, s := range testStores() {
@@ -45,8 +46,8 @@ func TestCyclicArgument(t *testing.T) {
 			}{
 				{1, true, false, "a node linked to itself"},
 				{50, true, false, "a ring of 50"},
-				{runtime.MaxDepth, false, true, "a list at the limit"},
-				{runtime.MaxDepth + 1, false, false, "a list past the limit"},
+				{codec.MaxDepth, false, true, "a list at the limit"},
+				{codec.MaxDepth + 1, false, false, "a list past the limit"},
 			} {
 				if err := WalkCache.Clear(context.Background()); err != nil {
 					t.Fatal(err)
@@ -128,7 +129,7 @@ func TestCyclicResult(t *testing.T) {
 			for _, tc := range []struct {
 				n      int
 				stored bool
-			}{{runtime.MaxDepth + 1, false}, {runtime.MaxDepth, true}} {
+			}{{codec.MaxDepth + 1, false}, {codec.MaxDepth, true}} {
 				if err := ChainCache.Clear(ctx); err != nil {
 					t.Fatal(err)
 				}

@@ -6,7 +6,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/picocache/picocache/runtime"
+	"github.com/picocache/picocache/runtime/codec"
 )
 
 // FuzzDecodeTuple feeds arbitrary bytes to the generated decoders of
@@ -20,13 +20,13 @@ func FuzzDecodeTuple(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte{1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		d := runtime.NewDecoder(b)
+		d := codec.NewDecoder(b)
 		v := picocacheDecodeTuple(&d)
 		if d.Finish() != nil {
 			return
 		}
 		b2 := picocacheAppendTuple(nil, v)
-		d2 := runtime.NewDecoder(b2)
+		d2 := codec.NewDecoder(b2)
 		v2 := picocacheDecodeTuple(&d2)
 		if err := d2.Finish(); err != nil {
 			t.Fatalf("re-encoded value does not decode: %v", err)

@@ -3,7 +3,8 @@
 // that tests can check the generated key and value encodings themselves
 // (injectivity over random tuples, determinism across processes, value
 // round trips, decoders never panicking). It is the only package under
-// generator/ that imports the runtime, through its generated file.
+// generator/ that imports the runtime (runtime and runtime/codec), through
+// its generated file and its tests.
 package keytest
 
 import (

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/picocache/picocache/runtime"
+	"github.com/picocache/picocache/runtime/codec"
 )
 
 // gen builds random tuples from a small domain, so that near-collisions
@@ -275,25 +276,25 @@ func TestKeyEqualities(t *testing.T) {
 		t.Errorf("NaNs have different keys")
 	}
 	for _, p := range [][2]any{{3, int64(3)}, {3, 3.0}, {uint8(3), complex(3, 0)}, {[]any{1}, []int{1}}} {
-		ka, _ := runtime.AppendAny(nil, p[0], false)
-		kb, _ := runtime.AppendAny(nil, p[1], false)
+		ka, _ := codec.AppendAny(nil, p[0], false)
+		kb, _ := codec.AppendAny(nil, p[1], false)
 		if !bytes.Equal(ka, kb) {
 			t.Errorf("typed=false: %#v and %#v have different keys", p[0], p[1])
 		}
-		ka, _ = runtime.AppendAny(nil, p[0], true)
-		kb, _ = runtime.AppendAny(nil, p[1], true)
+		ka, _ = codec.AppendAny(nil, p[0], true)
+		kb, _ = codec.AppendAny(nil, p[1], true)
 		if bytes.Equal(ka, kb) {
 			t.Errorf("typed=true: %#v and %#v share a key", p[0], p[1])
 		}
 	}
 	for _, p := range [][2]any{{1, true}, {"a", []byte("a")}, {3, 3.5}, {nil, 0}, {[]any(nil), []any{}}} {
-		ka, _ := runtime.AppendAny(nil, p[0], false)
-		kb, _ := runtime.AppendAny(nil, p[1], false)
+		ka, _ := codec.AppendAny(nil, p[0], false)
+		kb, _ := codec.AppendAny(nil, p[1], false)
 		if bytes.Equal(ka, kb) {
 			t.Errorf("typed=false: %#v and %#v share a key", p[0], p[1])
 		}
 	}
-	if _, ok := runtime.AppendAny(nil, make(chan int), false); ok {
+	if _, ok := codec.AppendAny(nil, make(chan int), false); ok {
 		t.Errorf("a channel in an interface was encoded")
 	}
 }
@@ -392,7 +393,7 @@ func TestValueRoundTrip(t *testing.T) {
 		tu := g.tuple()
 		tu.F = 1 // NaN-free already; keep exact bits
 		b := picocacheAppendTuple(nil, tu)
-		dec := runtime.NewDecoder(b)
+		dec := codec.NewDecoder(b)
 		got := picocacheDecodeTuple(&dec)
 		if err := dec.Finish(); err != nil {
 			t.Fatalf("decode: %v", err)
@@ -402,13 +403,13 @@ func TestValueRoundTrip(t *testing.T) {
 		}
 		// Truncations never decode.
 		for cut := 0; cut < len(b); cut += 1 + len(b)/7 {
-			d := runtime.NewDecoder(b[:cut])
+			d := codec.NewDecoder(b[:cut])
 			picocacheDecodeTuple(&d)
 			if d.Finish() == nil {
 				t.Fatalf("a value cut at %d of %d bytes decoded", cut, len(b))
 			}
 		}
-		if d := runtime.NewDecoder(append(b, 0)); func() error { picocacheDecodeTuple(&d); return d.Finish() }() == nil {
+		if d := codec.NewDecoder(append(b, 0)); func() error { picocacheDecodeTuple(&d); return d.Finish() }() == nil {
 			t.Fatalf("trailing bytes accepted")
 		}
 	}

@@ -1,4 +1,4 @@
-package runtime_test
+package codec_test
 
 import (
 	"bytes"
@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/picocache/picocache/runtime"
+	"github.com/picocache/picocache/runtime/codec"
 )
 
 // TestKeyBytes pins the encodings: they must never depend on the machine
@@ -20,21 +20,21 @@ func TestKeyBytes(t *testing.T) {
 		got  []byte
 		want string
 	}{
-		{"bool", runtime.AppendBool(nil, true), "01"},
-		{"uint16", runtime.AppendUint16(nil, 0x0102), "0102"},
-		{"int64 -1", runtime.AppendUint64(nil, math.MaxUint64), "ffffffffffffffff"},
-		{"float -0", runtime.AppendFloat64Key(nil, math.Copysign(0, -1)), "0000000000000000"},
-		{"float NaN", runtime.AppendFloat64Key(nil, math.NaN()), "7ff8000000000001"},
-		{"float -NaN", runtime.AppendFloat64Key(nil, -math.NaN()), "7ff8000000000001"},
-		{"float32 -0", runtime.AppendFloat32Key(nil, float32(math.Copysign(0, -1))), "00000000"},
-		{"float32 NaN", runtime.AppendFloat32Key(nil, float32(math.NaN())), "7fc00001"},
-		{"value float -0 keeps its bits", runtime.AppendFloat64(nil, math.Copysign(0, -1)), "8000000000000000"},
-		{"string", runtime.AppendString(nil, "ab"), "026162"},
-		{"nil bytes", runtime.AppendBytes(nil, nil), "00"},
-		{"empty bytes", runtime.AppendBytes(nil, []byte{}), "01"},
-		{"bytes", runtime.AppendBytes(nil, []byte{9}), "0209"},
-		{"len 200", runtime.AppendLen(nil, 200, false), "c901"},
-		{"time", runtime.AppendTimeKey(nil, time.Date(1970, 1, 1, 0, 0, 1, 2, time.FixedZone("X", -3600))), "0000000000000e11" + "00000002" + "fffff1f0"},
+		{"bool", codec.AppendBool(nil, true), "01"},
+		{"uint16", codec.AppendUint16(nil, 0x0102), "0102"},
+		{"int64 -1", codec.AppendUint64(nil, math.MaxUint64), "ffffffffffffffff"},
+		{"float -0", codec.AppendFloat64Key(nil, math.Copysign(0, -1)), "0000000000000000"},
+		{"float NaN", codec.AppendFloat64Key(nil, math.NaN()), "7ff8000000000001"},
+		{"float -NaN", codec.AppendFloat64Key(nil, -math.NaN()), "7ff8000000000001"},
+		{"float32 -0", codec.AppendFloat32Key(nil, float32(math.Copysign(0, -1))), "00000000"},
+		{"float32 NaN", codec.AppendFloat32Key(nil, float32(math.NaN())), "7fc00001"},
+		{"value float -0 keeps its bits", codec.AppendFloat64(nil, math.Copysign(0, -1)), "8000000000000000"},
+		{"string", codec.AppendString(nil, "ab"), "026162"},
+		{"nil bytes", codec.AppendBytes(nil, nil), "00"},
+		{"empty bytes", codec.AppendBytes(nil, []byte{}), "01"},
+		{"bytes", codec.AppendBytes(nil, []byte{9}), "0209"},
+		{"len 200", codec.AppendLen(nil, 200, false), "c901"},
+		{"time", codec.AppendTimeKey(nil, time.Date(1970, 1, 1, 0, 0, 1, 2, time.FixedZone("X", -3600))), "0000000000000e11" + "00000002" + "fffff1f0"},
 	} {
 		if got := hex.EncodeToString(c.got); got != c.want {
 			t.Errorf("%s: %s, want %s", c.name, got, c.want)
@@ -46,11 +46,11 @@ func TestTimeKeyEquality(t *testing.T) {
 	base := time.Date(2024, 3, 4, 5, 6, 7, 8, time.UTC)
 	same := []time.Time{base.In(time.FixedZone("GMT", 0)), base.Round(0), time.Unix(base.Unix(), 8).UTC()}
 	for _, s := range same {
-		if !bytes.Equal(runtime.AppendTimeKey(nil, base), runtime.AppendTimeKey(nil, s)) {
+		if !bytes.Equal(codec.AppendTimeKey(nil, base), codec.AppendTimeKey(nil, s)) {
 			t.Errorf("%v and %v have different keys", base, s)
 		}
 	}
-	if bytes.Equal(runtime.AppendTimeKey(nil, base), runtime.AppendTimeKey(nil, base.In(time.FixedZone("", 3600)))) {
+	if bytes.Equal(codec.AppendTimeKey(nil, base), codec.AppendTimeKey(nil, base.In(time.FixedZone("", 3600)))) {
 		t.Errorf("the same instant in another offset shares a key")
 	}
 }
@@ -67,7 +67,7 @@ func TestSortEntries(t *testing.T) {
 			dst = append(dst, entries[i]...)
 			spans = append(spans, s, len(dst))
 		}
-		got := runtime.SortEntries(dst, spans)
+		got := codec.SortEntries(dst, spans)
 		if ref == nil {
 			ref = got
 			if want := "ee" + "00" + "0161" + "016161" + "02" + "0363"; hex.EncodeToString(got) != want {
@@ -82,13 +82,13 @@ func TestSortEntries(t *testing.T) {
 	var sa, sb []int
 	for i := 0; i < 100; i++ {
 		s := len(a)
-		a = runtime.AppendUint16(a, uint16(i*7919%100))
+		a = codec.AppendUint16(a, uint16(i*7919%100))
 		sa = append(sa, s, len(a))
 		s = len(b)
-		b = runtime.AppendUint16(b, uint16((99-i)*7919%100))
+		b = codec.AppendUint16(b, uint16((99-i)*7919%100))
 		sb = append(sb, s, len(b))
 	}
-	a, b = runtime.SortEntries(a, sa), runtime.SortEntries(b, sb)
+	a, b = codec.SortEntries(a, sa), codec.SortEntries(b, sb)
 	if !bytes.Equal(a, b) {
 		t.Errorf("heapsort depends on order")
 	}
@@ -102,24 +102,24 @@ func TestSortEntries(t *testing.T) {
 func TestDecoderRoundTrip(t *testing.T) {
 	at := time.Date(2024, 3, 4, 5, 6, 7, 8, time.FixedZone("", 5400))
 	var b []byte
-	b = runtime.AppendBool(b, true)
-	b = runtime.AppendUint8(b, 0xfe)
-	b = runtime.AppendUint16(b, 0xfffe)
-	b = runtime.AppendUint32(b, 1<<31)
+	b = codec.AppendBool(b, true)
+	b = codec.AppendUint8(b, 0xfe)
+	b = codec.AppendUint16(b, 0xfffe)
+	b = codec.AppendUint32(b, 1<<31)
 	neg := int64(-5)
-	b = runtime.AppendUint64(b, uint64(neg))
-	b = runtime.AppendFloat32(b, -1.5)
-	b = runtime.AppendFloat64(b, math.Copysign(0, -1))
-	b = runtime.AppendString(b, "héllo")
-	b = runtime.AppendBytes(b, nil)
-	b = runtime.AppendBytes(b, []byte{})
-	b = runtime.AppendBytes(b, []byte{1, 2})
-	b = runtime.AppendTime(b, at)
-	b = runtime.AppendAnyValue(b, []any{1, "x", map[string]any{"k": 2.5}, nil, []byte(nil), int8(-1)})
-	b = runtime.AppendMarshaler(b, at)
-	b = runtime.AppendUint64(b, 7)
+	b = codec.AppendUint64(b, uint64(neg))
+	b = codec.AppendFloat32(b, -1.5)
+	b = codec.AppendFloat64(b, math.Copysign(0, -1))
+	b = codec.AppendString(b, "héllo")
+	b = codec.AppendBytes(b, nil)
+	b = codec.AppendBytes(b, []byte{})
+	b = codec.AppendBytes(b, []byte{1, 2})
+	b = codec.AppendTime(b, at)
+	b = codec.AppendAnyValue(b, []any{1, "x", map[string]any{"k": 2.5}, nil, []byte(nil), int8(-1)})
+	b = codec.AppendMarshaler(b, at)
+	b = codec.AppendUint64(b, 7)
 
-	d := runtime.NewDecoder(b)
+	d := codec.NewDecoder(b)
 	if !d.Bool() || d.Uint8() != 0xfe || d.Uint16() != 0xfffe || d.Uint32() != 1<<31 || d.Int() != -5 || d.Float32() != -1.5 {
 		t.Fatalf("fixed-width values differ")
 	}
@@ -152,20 +152,20 @@ func TestDecoderRoundTrip(t *testing.T) {
 	}
 	// Every truncation is an error; so are trailing bytes.
 	for n := 0; n < len(b); n++ {
-		d := runtime.NewDecoder(b[:n])
+		d := codec.NewDecoder(b[:n])
 		readAll(&d)
 		if d.Finish() == nil {
 			t.Fatalf("truncated to %d bytes: no error", n)
 		}
 	}
-	d = runtime.NewDecoder(append(b[:len(b):len(b)], 0))
+	d = codec.NewDecoder(append(b[:len(b):len(b)], 0))
 	readAll(&d)
-	if err := d.Finish(); !errors.Is(err, runtime.ErrDecode) {
+	if err := d.Finish(); !errors.Is(err, codec.ErrDecode) {
 		t.Errorf("trailing byte: %v", err)
 	}
 }
 
-func readAll(d *runtime.Decoder) {
+func readAll(d *codec.Decoder) {
 	d.Bool()
 	d.Uint8()
 	d.Uint16()
@@ -186,18 +186,18 @@ func readAll(d *runtime.Decoder) {
 
 func TestUnrestorable(t *testing.T) {
 	type custom struct{}
-	d := runtime.NewDecoder(runtime.AppendAnyValue(nil, custom{}))
+	d := codec.NewDecoder(codec.AppendAnyValue(nil, custom{}))
 	d.AnyValue()
 	if d.Finish() == nil {
 		t.Errorf("an interface value of a custom type decoded")
 	}
-	d = runtime.NewDecoder(runtime.AppendMarshaler(nil, failingMarshaler{}))
+	d = codec.NewDecoder(codec.AppendMarshaler(nil, failingMarshaler{}))
 	var f failingMarshaler
 	d.Unmarshal(&f)
 	if d.Finish() == nil {
 		t.Errorf("a value whose MarshalBinary failed decoded")
 	}
-	d = runtime.NewDecoder(runtime.AppendTime(nil, time.Date(1, 1, 1, 0, 0, 0, 0, time.FixedZone("", 40000*60))))
+	d = codec.NewDecoder(codec.AppendTime(nil, time.Date(1, 1, 1, 0, 0, 0, 0, time.FixedZone("", 40000*60))))
 	d.Time()
 	if d.Finish() == nil {
 		t.Errorf("a time without a binary form decoded")
@@ -214,10 +214,10 @@ func (*failingMarshaler) UnmarshalBinary([]byte) error  { panic("never called") 
 // must return zero values.
 func FuzzDecoder(f *testing.F) {
 	f.Add([]byte{0, 1, 2, 3}, []byte{1, 0, 0x80, 0x80, 0x80})
-	f.Add([]byte{9, 10, 11}, runtime.AppendAnyValue(nil, []any{1, map[string]any{"a": nil}}))
-	f.Add([]byte{5, 6}, runtime.AppendTime(nil, time.Unix(1, 2)))
+	f.Add([]byte{9, 10, 11}, codec.AppendAnyValue(nil, []any{1, map[string]any{"a": nil}}))
+	f.Add([]byte{5, 6}, codec.AppendTime(nil, time.Unix(1, 2)))
 	f.Fuzz(func(t *testing.T, ops, data []byte) {
-		d := runtime.NewDecoder(data)
+		d := codec.NewDecoder(data)
 		for _, op := range ops {
 			switch op % 14 {
 			case 0:
@@ -268,14 +268,14 @@ func FuzzAnyKey(f *testing.F) {
 	f.Add(int64(-1), math.Inf(-1), "", false)
 	f.Fuzz(func(t *testing.T, i int64, x float64, s string, typed bool) {
 		v := []any{i, x, s, map[string]any{s: x}, []byte(s), complex(x, 0)}
-		a, ok1 := runtime.AppendAny(nil, v, typed)
-		b, ok2 := runtime.AppendAny(nil, v, typed)
+		a, ok1 := codec.AppendAny(nil, v, typed)
+		b, ok2 := codec.AppendAny(nil, v, typed)
 		if !ok1 || !ok2 || !bytes.Equal(a, b) {
 			t.Fatalf("not deterministic")
 		}
 		if !typed && x == math.Trunc(x) && x == float64(i) && x >= -(1<<62) && x <= 1<<62 {
-			ki, _ := runtime.AppendAny(nil, i, false)
-			kx, _ := runtime.AppendAny(nil, x, false)
+			ki, _ := codec.AppendAny(nil, i, false)
+			kx, _ := codec.AppendAny(nil, x, false)
 			if !bytes.Equal(ki, kx) {
 				t.Fatalf("%d and %v: different untyped keys", i, x)
 			}

@@ -1,4 +1,4 @@
-package runtime
+package codec
 
 import (
 	"encoding"
@@ -11,11 +11,10 @@ import (
 	"time"
 )
 
-// KeyAppender is implemented by types that write their own cache key. The
-// method must append the same bytes for values it considers equal, and
-// different bytes for values it does not: picogen wraps what it writes in
-// a length prefix, so it need not be self-delimiting.
-type KeyAppender interface {
+// keyAppender is implemented by types that write their own cache key:
+// [github.com/picocache/picocache/runtime.KeyAppender], which documents
+// the method for users.
+type keyAppender interface {
 	AppendCacheKey(dst []byte) []byte
 }
 
@@ -23,7 +22,7 @@ type KeyAppender interface {
 // (time.Time.AppendBinary: instant, and zone offset; the location's name
 // and the monotonic reading are not kept). A time whose offset has no
 // binary form is written so that it never decodes: its call is always a
-// miss. For generated code.
+// miss.
 func AppendTime(dst []byte, t time.Time) []byte {
 	mark := len(dst)
 	dst = append(dst, 0)
@@ -71,7 +70,7 @@ func (d *Decoder) Time() time.Time {
 // AppendMarshaler appends a value that brings its own binary encoding
 // (encoding.BinaryMarshaler): a status byte, then the bytes, length
 // prefixed. If MarshalBinary fails the value is written so that it never
-// decodes: its call is always a miss. For generated code.
+// decodes: its call is always a miss.
 func AppendMarshaler(dst []byte, m encoding.BinaryMarshaler) []byte {
 	b, err := m.MarshalBinary()
 	if err != nil {
@@ -150,7 +149,7 @@ const maxAnyDepth = 64
 // key and -0 equals +0.
 //
 // Common types are written without reflection; others (named types,
-// composites) through package reflect. For generated code.
+// composites) through package reflect.
 func AppendAny(dst []byte, v any, typed bool) ([]byte, bool) {
 	return appendAny(dst, v, typed, 0)
 }
@@ -203,7 +202,7 @@ func appendAny(dst []byte, v any, typed bool, depth int) ([]byte, bool) {
 		return AppendBytes(append(dst, tagBytes), x), true
 	case time.Time:
 		return AppendTimeKey(append(dst, tagTime), x), true
-	case KeyAppender:
+	case keyAppender:
 		dst = append(dst, tagKeyMethod)
 		m := len(dst)
 		return EndSpan(x.AppendCacheKey(BeginSpan(dst)), m), true
@@ -251,7 +250,7 @@ func appendValue(dst []byte, v reflect.Value, typed bool, depth int) ([]byte, bo
 	}
 	depth++
 	if v.CanInterface() {
-		if ka, ok := v.Interface().(KeyAppender); ok && (v.Kind() != reflect.Pointer || !v.IsNil()) {
+		if ka, ok := v.Interface().(keyAppender); ok && (v.Kind() != reflect.Pointer || !v.IsNil()) {
 			dst = append(dst, tagKeyMethod)
 			m := len(dst)
 			return EndSpan(ka.AppendCacheKey(BeginSpan(dst)), m), true
@@ -472,7 +471,7 @@ const (
 // value. Only nil, the predeclared types, []byte, time.Time, and []any and
 // map[string]any holding these (nested at most 64 deep) can be restored;
 // any other dynamic type is written so that it never decodes: such a call
-// is always a miss. For generated code.
+// is always a miss.
 func AppendAnyValue(dst []byte, v any) []byte { return appendAnyValue(dst, v, 0) }
 
 func appendAnyValue(dst []byte, v any, depth int) []byte {

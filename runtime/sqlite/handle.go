@@ -1,0 +1,328 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"modernc.org/sqlite"
+)
+
+// A handle's pool side (db, rGet, rLen, file) is safe for concurrent
+// use; its writer side (w and the w* statements, counted, busy) is
+// guarded by the Store's wsem. A handle is a Store's hold on one database
+// file: the connections and the prepared statements on them.
+//
+// A Store replaces its handle when the file turns out to be damaged, or
+// no longer at the store's path (see Store.recoverLocked); operations
+// still running on the old handle then fail, as its connections close.
+type handle struct {
+	// abs is the absolute path of the file.
+	abs string
+	db  *sql.DB
+	w   *sql.Conn // guarded by wsem
+	// file identifies the file the handle opened, once the writer
+	// connection has opened it; nil before.
+	file atomic.Pointer[fileID]
+
+	rGet, rLen *sql.Stmt // on the pool
+	wGet       *sql.Stmt // on w; guarded by wsem
+	wGetStale  *sql.Stmt // on w; guarded by wsem
+
+	wBegin, wCommit, wRollback      *sql.Stmt // on w; guarded by wsem
+	wTouch, wUpsert, wPurge, wEvict *sql.Stmt // on w; guarded by wsem
+	wUpsertUnbounded                *sql.Stmt // on w; guarded by wsem
+	wCount, wConvert                *sql.Stmt // on w; guarded by wsem
+	wClear                          *sql.Stmt // on w; guarded by wsem
+
+	// counted holds functions known to have a count row in table_fn, so
+	// that their Sets skip the statement that makes one; guarded by wsem.
+	counted map[string]struct{}
+
+	// busy is the busy timeout of w now, in milliseconds, and full the
+	// one it has between operations (the store's); busy is guarded by
+	// wsem.
+	busy, full int64
+}
+
+// fileID identifies a file, as os.SameFile compares them.
+type fileID struct{ fi os.FileInfo }
+
+// namesFile reports whether the handle's path still names the file the
+// handle opened (true while that is not known yet). It is false once the
+// file was moved aside, deleted or replaced, by this process or another.
+func (h *handle) namesFile() bool {
+	id := h.file.Load()
+	if id == nil {
+		return true
+	}
+	fi, err := os.Stat(h.abs)
+	return err == nil && os.SameFile(id.fi, fi)
+}
+
+// errReplaced reports that the store's path names another file than the
+// one the store opened: another process moved a damaged file aside, or
+// someone deleted or replaced it. The store then opens the path again.
+var errReplaced = errors.New("the file was moved, deleted or replaced since the store opened it")
+
+// openHandle opens the database file at abs and readies it: WAL journal
+// mode, the schema, the statements. Its waits for other processes' locks
+// end by deadline: opening the writer connection reads the schema, which
+// waits at most the busy timeout (and only on a file not yet in WAL
+// mode), and converting a fresh file to WAL and creating the schema wait
+// for what remains. On failure the returned handle, if not nil, holds
+// what was opened and must be closed.
+func openHandle(ctx context.Context, abs string, o options, deadline time.Time) (*handle, error) {
+	base, err := sqlite.NewConnector(dsn(abs, o))
+	if err != nil {
+		return nil, err
+	}
+	full := o.busyTimeout.Milliseconds()
+	h := &handle{abs: abs, counted: make(map[string]struct{}), busy: full, full: full}
+	h.db = sql.OpenDB(&connector{Connector: base, h: h})
+	// The writer is pinned; readers share the rest. Idle connections are
+	// kept: opening a SQLite connection costs far more than a query.
+	h.db.SetMaxOpenConns(o.readers + 1)
+	h.db.SetMaxIdleConns(o.readers + 1)
+	h.db.SetConnMaxLifetime(0)
+	h.db.SetConnMaxIdleTime(0)
+	if h.w, err = h.db.Conn(ctx); err != nil {
+		return h, err
+	}
+	// SQLite opened (or created) the file: note which one it is.
+	if fi, err := os.Stat(abs); err == nil {
+		h.file.Store(&fileID{fi})
+	}
+	if err := setWAL(ctx, h, deadline); err != nil {
+		return h, err
+	}
+	if err := createSchema(ctx, h, o.table, deadline); err != nil {
+		return h, err
+	}
+	if err := h.restoreBusyLocked(); err != nil {
+		return h, err
+	}
+	if err := h.prepare(ctx, queries(o.table)); err != nil {
+		return h, err
+	}
+	// SQLite opens a file it may read but not write read-only, and would
+	// fail only at the first Set.
+	var ro bool
+	if err := h.w.Raw(func(dc any) (err error) {
+		ro, err = isReadOnly(dc)
+		return err
+	}); err != nil {
+		return h, err
+	}
+	if ro {
+		return h, errReadOnly
+	}
+	return h, nil
+}
+
+// errReadOnly reports that SQLite could open the file for reading only.
+var errReadOnly = errors.New("the file is read-only to this process")
+
+func (h *handle) prepare(ctx context.Context, q queryText) (err error) {
+	prep := func(c interface {
+		PrepareContext(context.Context, string) (*sql.Stmt, error)
+	}, dst **sql.Stmt, query string) {
+		if err != nil {
+			return
+		}
+		*dst, err = c.PrepareContext(ctx, query)
+	}
+	prep(h.db, &h.rGet, q.get)
+	prep(h.db, &h.rLen, q.len)
+	prep(h.w, &h.wBegin, "BEGIN IMMEDIATE")
+	prep(h.w, &h.wCommit, "COMMIT")
+	prep(h.w, &h.wRollback, "ROLLBACK")
+	prep(h.w, &h.wGet, q.get)
+	prep(h.w, &h.wGetStale, q.getStale)
+	prep(h.w, &h.wTouch, q.touch)
+	prep(h.w, &h.wCount, q.count)
+	prep(h.w, &h.wUpsert, q.upsert)
+	prep(h.w, &h.wUpsertUnbounded, q.upsertUnbounded)
+	prep(h.w, &h.wConvert, q.convert)
+	prep(h.w, &h.wPurge, q.purge)
+	prep(h.w, &h.wEvict, q.evict)
+	prep(h.w, &h.wClear, q.clear)
+	return err
+}
+
+// close closes the handle's statements and connections. Operations
+// still running on the pool finish first (database/sql defers the closing
+// of what they use); later ones fail.
+func (h *handle) close() error {
+	if h == nil {
+		return nil
+	}
+	var errs []error
+	for _, st := range []*sql.Stmt{h.rGet, h.rLen, h.wGet, h.wGetStale, h.wCount, h.wConvert, h.wUpsertUnbounded, h.wBegin, h.wCommit, h.wRollback, h.wTouch, h.wUpsert, h.wPurge, h.wEvict, h.wClear} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	if h.w != nil {
+		errs = append(errs, h.w.Close())
+	}
+	errs = append(errs, h.db.Close())
+	return errors.Join(errs...)
+}
+
+// busySlack is how far, in milliseconds, the writer's busy timeout may
+// be from an operation's budget before fitBusyLocked sets it: waits for
+// the writer that take less than that cost no statement.
+const busySlack = 1
+
+// fitBusyLocked sets the busy timeout of the writer connection to left,
+// or to the store's when left is longer, so that SQLite's wait for
+// another process's lock ends when the operation's budget does. SQLite's
+// busy handler does not heed sqlite3_interrupt, so a context deadline
+// alone would not end the wait. The writer must be held.
+func (h *handle) fitBusyLocked(left time.Duration) error {
+	ms := min(max(left.Milliseconds(), 0), h.full)
+	if ms >= h.busy-busySlack && ms <= h.busy+busySlack {
+		return nil
+	}
+	// A pragma takes no parameter; the statement reads and writes nothing
+	// in the file, so it needs no context.
+	if _, err := h.w.ExecContext(context.Background(), "PRAGMA busy_timeout = "+strconv.FormatInt(ms, 10)); err != nil {
+		return err
+	}
+	h.busy = ms
+	return nil
+}
+
+// restoreBusyLocked gives the writer connection back the store's busy
+// timeout if an operation shortened it by more than busySlack. The
+// writer must be held.
+func (h *handle) restoreBusyLocked() error {
+	if h.busy >= h.full-busySlack {
+		return nil
+	}
+	return h.fitBusyLocked(time.Duration(h.full) * time.Millisecond)
+}
+
+// setWAL puts the database in WAL mode. The mode is persistent: once one
+// process has set it, the pragma is a no-op read for the others. A fresh
+// file needs a lock to convert; when several processes race for it, the
+// losers may see SQLITE_BUSY without the busy handler's help, so retry
+// until the deadline, each try waiting in SQLite's busy handler for no
+// longer than what remains.
+func setWAL(ctx context.Context, h *handle, deadline time.Time) error {
+	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
+		if err := h.fitBusyLocked(time.Until(deadline)); err != nil {
+			return err
+		}
+		var mode string
+		err := h.w.QueryRowContext(ctx, "PRAGMA journal_mode=WAL").Scan(&mode)
+		if err == nil {
+			if !strings.EqualFold(mode, "wal") {
+				return fmt.Errorf("cannot use WAL journal mode (got %q); is the file on a local file system?", mode)
+			}
+			return nil
+		}
+		if !isBusy(err) || !time.Now().Add(delay).Before(deadline) {
+			return err
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// createSchema creates the store's tables, indexes and triggers unless
+// they all exist. It checks first without a lock, so that opening an
+// existing store takes no write lock, then creates everything in one
+// IMMEDIATE transaction: concurrent openers of a fresh file serialize on
+// the write lock (waiting until the deadline at most), and the later ones
+// find everything in place (IF NOT EXISTS).
+func createSchema(ctx context.Context, h *handle, table string, deadline time.Time) error {
+	c := h.w
+	names := []string{table, table + "_fn", table + "_lru", table + "_exp", table + "_ins", table + "_del"}
+	var n int
+	err := c.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE name IN (?, ?, ?, ?, ?, ?)",
+		names[0], names[1], names[2], names[3], names[4], names[5]).Scan(&n)
+	if err != nil {
+		return err
+	}
+	if n == len(names) {
+		return nil
+	}
+	if err := h.fitBusyLocked(time.Until(deadline)); err != nil {
+		return err
+	}
+	if _, err := c.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	if _, err := c.ExecContext(ctx, schema(table)); err != nil {
+		c.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		return fmt.Errorf("creating the schema: %w", err)
+	}
+	if _, err := c.ExecContext(ctx, "COMMIT"); err != nil {
+		c.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		return err
+	}
+	return nil
+}
+
+// connector opens the connections of one handle: modernc's, checked to
+// be on the handle's file.
+//
+// A connection need not be told when its file was moved aside or deleted:
+// SQLite's last connection to a WAL database checkpoints it and deletes
+// its -wal and -shm by name when it closes, which would be another file's
+// once the path names another file, but it checks first that the path
+// still names its file (databaseIsUnmoved, SQLITE_FCNTL_HAS_MOVED) and
+// leaves them otherwise.
+type connector struct {
+	driver.Connector
+	h *handle
+}
+
+func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
+	dc, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// Every connection of a handle must be on the handle's file: a reader
+	// opened after the path came to name another file would read that one.
+	// This connection has read nothing, so closing it touches no file.
+	if !c.h.namesFile() {
+		dc.Close()
+		return nil, errReplaced
+	}
+	// A commit is durable against a process crash; a power loss may lose
+	// the last ones. The pragma reads the schema, so it fails on a damaged
+	// file: then the connection is kept, for the damage to show on the
+	// store's first statement and the file to move aside before the
+	// connection closes. (Closed now, before the move, it would delete the
+	// damaged file's -wal and -shm, which are to move with it.)
+	if _, err := dc.(driver.ExecerContext).ExecContext(ctx, "PRAGMA synchronous = NORMAL", nil); err != nil && !isDamaged(err) {
+		dc.Close()
+		return nil, err
+	}
+	return dc, nil
+}
+
+// isReadOnly reports whether dc, a modernc connection, has its main
+// database open for reading only.
+func isReadOnly(dc any) (bool, error) {
+	ro, ok := dc.(interface{ IsReadOnly(string) (bool, error) })
+	if !ok {
+		return false, nil
+	}
+	return ro.IsReadOnly("main")
+}

@@ -185,9 +185,10 @@ func (f *Func[R]) Namespace() string { return f.ns.Name }
 func (f *Func[R]) Bind(s Store) {
 	if s == nil {
 		f.bound.Store(nil)
-		return
+	} else {
+		f.bound.Store(&boundStore{s})
 	}
-	f.bound.Store(&boundStore{s})
+	f.cur.Store(nil) // let the old space go
 }
 
 // view returns the store and space the function uses now.
@@ -378,7 +379,7 @@ func (f *Func[R]) miss(ctx context.Context, v *view, key []byte, compute func(co
 	// stored, since this caller's read: read once more rather than
 	// compute again. (The memory store's read costs next to nothing.)
 	if store {
-		if r, ok := f.reread(ctx, v, key, seen); ok {
+		if r, ok := f.reread(ctx, v, key, seen, &took); ok {
 			f.hits.add(key)
 			fl.val = r
 			removeFlight()
@@ -410,7 +411,10 @@ func (f *Func[R]) miss(ctx context.Context, v *view, key []byte, compute func(co
 
 // reread reads key again for the leader of its flight, when a flight may
 // have stored it since the first read.
-func (f *Func[R]) reread(ctx context.Context, v *view, key []byte, seen uint64) (r R, ok bool) {
+//
+// The read counts against the store's Bound like the first: it gets what
+// the first left (took), and adds its own time to took.
+func (f *Func[R]) reread(ctx context.Context, v *view, key []byte, seen uint64, took *time.Duration) (r R, ok bool) {
 	if v.values != nil {
 		if x, ok, _ := f.value(v, key); ok {
 			r, ok = x.(R)
@@ -420,6 +424,17 @@ func (f *Func[R]) reread(ctx context.Context, v *view, key []byte, seen uint64) 
 	}
 	if f.completed.Load() == seen {
 		return r, false
+	}
+	if v.bound > 0 {
+		left := v.bound - *took
+		if left <= 0 {
+			return r, false
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, left)
+		defer cancel()
+		start := time.Now()
+		defer func() { *took += time.Since(start) }()
 	}
 	raw, ok, err := f.get(ctx, v.space, key)
 	if err != nil || !ok {

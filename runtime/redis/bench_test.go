@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,9 +16,26 @@ import (
 	"github.com/redis/rueidis"
 )
 
-// valueSize is the size of the cached value in the hit benchmarks, as the
+// valueSize is the size of the cached value in the benchmarks, as the
 // store sees it (the runtime's header included).
 const valueSize = 256
+
+// benchMaxSize is the maxsize of the bounded function of the benchmarks.
+const benchMaxSize = 256
+
+// benchSpace is what the benchmarks call of a store's Space.
+type benchSpace interface {
+	Get(ctx context.Context, key []byte) ([]byte, bool, error)
+	Set(ctx context.Context, key, value []byte) error
+}
+
+var benchLimits = []struct {
+	name string
+	lim  picoruntime.Limits
+}{
+	{"unbounded", picoruntime.Limits{MaxSize: picoruntime.Unbounded}},
+	{"bounded", picoruntime.Limits{MaxSize: benchMaxSize}},
+}
 
 // BenchmarkHit compares a hit through the store with a raw rueidis GET of
 // a value of the same size, on the same client:
@@ -34,17 +52,12 @@ func BenchmarkHit(b *testing.B) {
 			}
 		}
 	})
-	for _, c := range []struct {
-		name string
-		lim  picoruntime.Limits
-	}{
-		{"store-unbounded", picoruntime.Limits{MaxSize: picoruntime.Unbounded}},
-		{"store-bounded", picoruntime.Limits{MaxSize: 1000}},
-	} {
-		b.Run(c.name, func(b *testing.B) {
+	for _, c := range benchLimits {
+		sp := benchSpaceOf(b, s, fn, c.lim)
+		b.Run("store-"+c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if v, ok, err := s.Get(ctx, fn, key, c.lim); err != nil || !ok || len(v) != valueSize {
+				if v, ok, err := sp.Get(ctx, key); err != nil || !ok || len(v) != valueSize {
 					b.Fatal(len(v), ok, err)
 				}
 			}
@@ -69,19 +82,14 @@ func BenchmarkHitParallel(b *testing.B) {
 			}
 		})
 	})
-	for _, c := range []struct {
-		name string
-		lim  picoruntime.Limits
-	}{
-		{"store-unbounded-16", picoruntime.Limits{MaxSize: picoruntime.Unbounded}},
-		{"store-bounded-16", picoruntime.Limits{MaxSize: 1000}},
-	} {
-		b.Run(c.name, func(b *testing.B) {
+	for _, c := range benchLimits {
+		sp := benchSpaceOf(b, s, fn, c.lim)
+		b.Run("store-"+c.name+"-16", func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetParallelism(par)
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if v, ok, err := s.Get(ctx, fn, key, c.lim); err != nil || !ok || len(v) != valueSize {
+					if v, ok, err := sp.Get(ctx, key); err != nil || !ok || len(v) != valueSize {
 						b.Error(len(v), ok, err)
 						return
 					}
@@ -104,7 +112,7 @@ func benchSetup(b *testing.B) (*redis.Store, rueidis.Client, string, []byte) {
 	}
 	b.Cleanup(func() { raw.Do(ctx, raw.B().Del().Key("picocache-bench-raw").Build()) })
 	fn, key := newFn(b, s), []byte("pkg.F(42)")
-	if err := s.Set(ctx, fn, key, val, picoruntime.Limits{MaxSize: 1000}); err != nil {
+	if err := benchSpaceOf(b, s, fn, picoruntime.Limits{MaxSize: benchMaxSize}).Set(ctx, key, val); err != nil {
 		b.Fatal(err)
 	}
 	return s, raw, fn, key
@@ -126,48 +134,94 @@ func BenchmarkHitPaired(b *testing.B) {
 			panic(fmt.Sprint(len(v), err))
 		}
 	}
-	for _, c := range []struct {
-		name string
-		lim  picoruntime.Limits
-	}{
-		{"unbounded", picoruntime.Limits{MaxSize: picoruntime.Unbounded}},
-		{"bounded", picoruntime.Limits{MaxSize: 1000}},
-	} {
+	for _, c := range benchLimits {
+		sp := benchSpaceOf(b, s, fn, c.lim)
 		storeGet := func() {
-			if v, ok, err := s.Get(ctx, fn, key, c.lim); err != nil || !ok || len(v) != valueSize {
+			if v, ok, err := sp.Get(ctx, key); err != nil || !ok || len(v) != valueSize {
 				panic(fmt.Sprint(len(v), ok, err))
 			}
 		}
-		b.Run(c.name, func(b *testing.B) {
-			b.ReportAllocs()
-			const chunk = 32
-			var tRaw, tStore time.Duration
-			for done := 0; done < b.N; done += chunk {
-				n := min(chunk, b.N-done)
-				t0 := time.Now()
-				for range n {
-					rawGet()
-				}
-				t1 := time.Now()
-				for range n {
-					storeGet()
-				}
-				tRaw, tStore = tRaw+t1.Sub(t0), tStore+time.Since(t1)
-			}
-			b.ReportMetric(float64(tStore)/float64(tRaw), "store/raw")
-		})
-		b.Run(c.name+"-16", func(b *testing.B) {
-			b.ReportAllocs()
-			const chunk = 512
-			var tRaw, tStore time.Duration
-			for done := 0; done < b.N; done += chunk {
-				n := min(chunk, b.N-done)
-				tRaw += run16(n, rawGet)
-				tStore += run16(n, storeGet)
-			}
-			b.ReportMetric(float64(tRaw)/float64(tStore), "throughput")
-		})
+		b.Run(c.name, func(b *testing.B) { paired(b, rawGet, storeGet) })
+		b.Run(c.name+"-16", func(b *testing.B) { paired16(b, rawGet, storeGet) })
 	}
+}
+
+// BenchmarkMissSetPaired is a miss that stores its result into a full
+// function of maxsize 256, so that every Set evicts: the store's GET that
+// misses and its Set script, against a raw GET that misses and a raw SET
+// of a value of the same size. Ratios as in BenchmarkHitPaired.
+//
+//	go test ./runtime/redis -run '^$' -bench 'MissSetPaired' -benchtime 2s -count 3
+func BenchmarkMissSetPaired(b *testing.B) {
+	s := openShared(b)
+	b.Cleanup(func() { s.Close() })
+	raw := s.Client()
+	ctx := context.Background()
+	val := bytes.Repeat([]byte{'v'}, valueSize)
+	fn := newFn(b, s)
+	sp := benchSpaceOf(b, s, fn, picoruntime.Limits{MaxSize: benchMaxSize})
+	b.Cleanup(func() { raw.Do(ctx, raw.B().Del().Key("picocache-bench-raw").Build()) })
+	var n atomic.Int64
+	newKey := func() []byte { return strconv.AppendInt([]byte("pkg.F("), n.Add(1), 10) }
+	for range benchMaxSize {
+		if err := sp.Set(ctx, newKey(), val); err != nil {
+			b.Fatal(err)
+		}
+	}
+	rawMissSet := func() {
+		if err := raw.Do(ctx, raw.B().Get().Key("picocache-bench-raw-absent").Build()).Error(); !rueidis.IsRedisNil(err) {
+			panic(fmt.Sprint(err))
+		}
+		if err := raw.Do(ctx, raw.B().Set().Key("picocache-bench-raw").Value(string(val)).Build()).Error(); err != nil {
+			panic(err)
+		}
+	}
+	storeMissSet := func() {
+		k := newKey()
+		if _, ok, err := sp.Get(ctx, k); ok || err != nil {
+			panic(fmt.Sprint(ok, err))
+		}
+		if err := sp.Set(ctx, k, val); err != nil {
+			panic(err)
+		}
+	}
+	b.Run("evicting", func(b *testing.B) { paired(b, rawMissSet, storeMissSet) })
+	b.Run("evicting-16", func(b *testing.B) { paired16(b, rawMissSet, storeMissSet) })
+}
+
+// paired runs raw and store in alternating chunks on one goroutine and
+// reports the store's time over raw's.
+func paired(b *testing.B, raw, store func()) {
+	b.ReportAllocs()
+	const chunk = 32
+	var tRaw, tStore time.Duration
+	for done := 0; done < b.N; done += chunk {
+		n := min(chunk, b.N-done)
+		t0 := time.Now()
+		for range n {
+			raw()
+		}
+		t1 := time.Now()
+		for range n {
+			store()
+		}
+		tRaw, tStore = tRaw+t1.Sub(t0), tStore+time.Since(t1)
+	}
+	b.ReportMetric(float64(tStore)/float64(tRaw), "store/raw")
+}
+
+// paired16 runs raw and store in alternating chunks over 16 goroutines
+// and reports the store's throughput over raw's.
+func paired16(b *testing.B, raw, store func()) {
+	b.ReportAllocs()
+	const chunk = 512
+	var tRaw, tStore time.Duration
+	for done := 0; done < b.N; done += chunk {
+		n := min(chunk, b.N-done)
+		tRaw += run16(n, raw)
+		tStore += run16(n, store)
+	}
+	b.ReportMetric(float64(tRaw)/float64(tStore), "throughput")
 }
 
 // run16 runs op n times over 16 goroutines and returns the wall time.

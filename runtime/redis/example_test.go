@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 	"strconv"
+	"time"
 
 	"github.com/picocache/picocache/runtime"
 	"github.com/picocache/picocache/runtime/redis"
@@ -52,6 +53,34 @@ func ExampleOpen_bind() {
 	square.Bind(s)
 	v, err := square.Do(ctx, []byte("12"), func(context.Context) (int, error) { return 12 * 12, nil })
 	fmt.Println(v, err)
+}
+
+// Hits reach the server in batches, at the latest after the flush delay:
+// a shorter one lets other processes' evictions see them sooner, for more
+// writes. The URL can say the same: redis://127.0.0.1:6379/0?flush=100ms.
+func ExampleWithFlushDelay() {
+	ctx := context.Background()
+	s, err := redis.Open(ctx, "redis://127.0.0.1:6379/0", redis.WithFlushDelay(100*time.Millisecond), redis.WithTimeout(time.Second))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close() // applies the hits still pending
+	runtime.SetDefaultStore(s)
+}
+
+// Flush applies the recency of the hits recorded so far, for instance
+// before another process takes over the work; Close does too.
+func ExampleStore_Flush() {
+	ctx := context.Background()
+	s, err := redis.Open(ctx, "redis://127.0.0.1:6379/0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	// ... calls of memoized functions bound to s ...
+	if err := s.Flush(ctx); err != nil {
+		log.Print(err)
+	}
 }
 
 // Wrap a client the application already has. The Store does not close it.

@@ -90,10 +90,11 @@ func TestServerDownAndBack(t *testing.T) {
 	if i.Hits != 20 || i.Misses != 40 {
 		t.Errorf("with the server down: %d hits, %d misses; want 20, 40", i.Hits, i.Misses)
 	}
-	if _, err := s.Len(ctx, f.Namespace()); err == nil {
+	sp := spaceOf(t, s, f.Namespace(), runtime.Limits{MaxSize: 100})
+	if _, err := sp.Len(ctx); err == nil {
 		t.Errorf("Len with the server down: nil error")
 	}
-	if err := s.Clear(ctx, f.Namespace()); err == nil {
+	if err := sp.Clear(ctx); err == nil {
 		t.Errorf("Clear with the server down: nil error")
 	}
 

@@ -10,13 +10,10 @@ import (
 	"github.com/picocache/picocache/runtime"
 )
 
-func openForLayout(t *testing.T) *Store {
+func openForLayout(t *testing.T, opts ...Option) *Store {
 	t.Helper()
-	u := testenv.Env("PICOCACHE_TEST_REDIS", "127.0.0.1:6379")
-	if !strings.Contains(u, "://") {
-		u = "redis://" + u
-	}
-	s, err := Open(context.Background(), u)
+	u := layoutURL()
+	s, err := Open(context.Background(), u, opts...)
 	if err != nil {
 		testenv.Unavailable(t, "redis at "+u, err)
 	}
@@ -24,12 +21,22 @@ func openForLayout(t *testing.T) *Store {
 	return s
 }
 
+// spaceOf opens fn's Space in s with lim.
+func spaceOf(t testing.TB, s runtime.Store, fn string, lim runtime.Limits) runtime.Space {
+	t.Helper()
+	sp, err := s.Space(context.Background(), runtime.Namespace{Name: fn, Limits: lim})
+	if err != nil {
+		t.Fatalf("Space(%q, %+v): %v", fn, lim, err)
+	}
+	return sp
+}
+
 func TestNames(t *testing.T) {
 	a, b := newNames("pkg.F@v1"), newNames("pkg.F@v1}{")
 	if a.entry == b.entry {
 		t.Fatalf("two namespaces share %q", a.entry)
 	}
-	for _, n := range []*names{a, b} {
+	for _, n := range []names{a, b} {
 		// One hash tag, the first {...} of every key, shared by all keys.
 		tag := n.lru[strings.Index(n.lru, "{") : strings.Index(n.lru, "}")+1]
 		for _, k := range []string{n.entry + "{key}", n.lru, n.seq, n.exp} {
@@ -46,16 +53,17 @@ func TestNames(t *testing.T) {
 // TestServerKeys checks what the store leaves on the server: expiry times,
 // the index, and nothing at all after Clear.
 func TestServerKeys(t *testing.T) {
-	s := openForLayout(t)
+	s := openForLayout(t, WithFlushDelay(time.Hour))
 	ctx := context.Background()
 	c := s.Client()
 	fn := "layout_test " + time.Now().Format(time.RFC3339Nano)
-	n := s.namesOf(fn)
-	defer s.Clear(ctx, fn)
-
+	n := newNames(fn)
 	lim := lims(3, time.Hour)
+	sp := spaceOf(t, s, fn, lim)
+	defer sp.Clear(ctx)
+
 	for _, k := range []string{"a", "b", "c", "d"} {
-		if err := s.Set(ctx, fn, []byte(k), []byte("v"), lim); err != nil {
+		if err := sp.Set(ctx, []byte(k), []byte("v")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -66,51 +74,71 @@ func TestServerKeys(t *testing.T) {
 	if ok, _ := c.Do(ctx, c.B().Exists().Key(n.entry+"a").Build()).AsInt64(); ok != 0 {
 		t.Errorf("evicted entry a still exists")
 	}
-	members, err := c.Do(ctx, c.B().Zrange().Key(n.lru).Min("0").Max("-1").Build()).AsStrSlice()
-	if err != nil || strings.Join(members, ",") != "b,c,d" {
-		t.Errorf("lru = %q, %v; want b,c,d by recency", members, err)
+	if got := lruOrder(t, s, n); got != "b,c,d" {
+		t.Errorf("lru = %s, want b,c,d by recency", got)
 	}
 	if card, _ := c.Do(ctx, c.B().Zcard().Key(n.exp).Build()).AsInt64(); card != 3 {
 		t.Errorf("exp holds %d members, want 3", card)
 	}
 
 	// A sub-millisecond TTL is rounded up, not dropped.
-	if err := s.Set(ctx, fn, []byte("tiny"), []byte("v"), lims(-1, time.Microsecond)); err != nil {
+	tiny := spaceOf(t, s, fn, lims(-1, time.Microsecond))
+	if err := tiny.Set(ctx, []byte("tiny"), []byte("v")); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(5 * time.Millisecond)
-	if _, ok, _ := s.Get(ctx, fn, []byte("tiny"), lims(-1, time.Microsecond)); ok {
+	if _, ok, _ := tiny.Get(ctx, []byte("tiny")); ok {
 		t.Errorf("an entry with a 1µs TTL is alive after 5ms")
 	}
 
 	// An entry that vanished behind the store's back (as under a
-	// maxmemory policy) leaves the index on a bounded Get.
+	// maxmemory policy): the Get that misses it writes nothing, and the
+	// index drops it with the next batch (here Len's).
 	c.Do(ctx, c.B().Del().Key(n.entry+"b").Build())
-	if _, ok, err := s.Get(ctx, fn, []byte("b"), lim); ok || err != nil {
+	if _, ok, err := sp.Get(ctx, []byte("b")); ok || err != nil {
 		t.Fatalf("Get of a deleted entry: %v, %v", ok, err)
 	}
-	if l, err := s.Len(ctx, fn); err != nil || l != 2 {
+	if got := lruOrder(t, s, n); got != "b,c,d,tiny" {
+		t.Errorf("after a Get that missed: lru = %s, want b,c,d,tiny (a miss is a read)", got)
+	}
+	if l, err := sp.Len(ctx); err != nil || l != 2 {
 		t.Errorf("Len = %d, %v; want 2 (c, d)", l, err)
+	}
+	if card, _ := c.Do(ctx, c.B().Zcard().Key(n.exp).Build()).AsInt64(); card != 2 {
+		t.Errorf("exp holds %d members, want 2", card)
 	}
 
 	// Clear, with more entries than one batch, leaves nothing.
 	big := newNames(fn + " big")
+	bigSp := spaceOf(t, s, fn+" big", lims(-1, 0))
 	for i := range clearBatch + 10 {
-		if err := s.Set(ctx, fn+" big", []byte{byte(i), byte(i >> 8)}, []byte("v"), lims(-1, 0)); err != nil {
+		if err := bigSp.Set(ctx, []byte{byte(i), byte(i >> 8)}, []byte("v")); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, f := range []string{fn, fn + " big"} {
-		if err := s.Clear(ctx, f); err != nil {
+	for _, sp := range []runtime.Space{sp, bigSp} {
+		if err := sp.Clear(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, nn := range []*names{n, big} {
+	for _, nn := range []names{n, big} {
 		keys, err := c.Do(ctx, c.B().Keys().Pattern(strings.TrimSuffix(nn.entry, "k:")+"*").Build()).AsStrSlice()
 		if err != nil || len(keys) != 0 {
 			t.Errorf("after Clear: %d keys left (%v)", len(keys), err)
 		}
 	}
+}
+
+// lruOrder returns the members of n's lru, least recent first, joined by
+// commas.
+func lruOrder(t testing.TB, s *Store, n names) string {
+	t.Helper()
+	c := s.Client()
+	members, err := c.Do(context.Background(), c.B().Zrange().Key(n.lru).Min("0").Max("-1").Build()).AsStrSlice()
+	if err != nil {
+		t.Fatalf("ZRANGE %s: %v", n.lru, err)
+	}
+	return strings.Join(members, ",")
 }
 
 func lims(max int64, ttl time.Duration) runtime.Limits {

@@ -6,7 +6,7 @@ import "github.com/redis/rueidis"
 // function, which share the hash tag {<tag>} and therefore one Cluster slot;
 // KEYS always names at least one of them so the client routes the call to
 // the node serving that slot. Entry keys built inside a script (eviction,
-// Clear) are prefix..member, in the same slot.
+// touches, Clear) are prefix..member, in the same slot.
 //
 // Per function (tag = hex of the first 16 bytes of SHA-256(fn)):
 //
@@ -20,11 +20,40 @@ import "github.com/redis/rueidis"
 // Clear deletes the indexed keys in batches without scanning the keyspace.
 // Expiry times come from the server clock (TIME), so clients' clocks never
 // matter; a key is live while now <= its PEXPIREAT time, as Redis decides.
+//
+// Reads are plain GETs: no script runs on a hit or a miss. A process
+// records the keys its bounded functions hit, and the keys whose GET
+// missed, and hands them to the server in batches: with its next Set of
+// that function (setScript, in the same atomic step as the upsert and the
+// eviction), or through touchScript within a delay, when the batch is
+// full, and on Close. Applying a batch makes each hit key that is still
+// indexed the most recently used, in the order of the hits, and drops from
+// the index every hit or missed key whose entry no longer exists: one that
+// expired, or that Redis itself dropped under a maxmemory policy. That is
+// where the dangling index members that getScript used to drop on a miss
+// go now, lazily, off the read path.
+//
+// The layout is the one older clients wrote and read (their getScript
+// read a value and bumped it in one script): their entries stay readable,
+// and old and new clients may share a server. The scripts are the whole
+// protocol: another client library reuses them as they are, with the
+// KEYS and ARGV described at each.
 
-// pruneLua removes up to n members of exp that expired before now from lru
+// libLua holds the functions the scripts share.
+//
+// prune removes up to n members of exp that expired before now from lru
 // and exp, and returns how many it removed. The keys themselves are already
 // expired on the server.
-const pruneLua = `
+//
+// touch applies a batch of recorded reads to one function. ARGV[first] is
+// the number t of hit members; the t arguments after it are those members,
+// the least recent hit first; every argument after them is a member whose
+// GET missed. A member not in lru is skipped (evicted or cleared since, or
+// never stored). A hit member whose entry still exists becomes the most
+// recent (ZADD XX with an INCR'd score, in order); a hit or missed member
+// whose entry no longer exists leaves lru and exp. A missing or empty
+// ARGV[first] is an empty batch.
+const libLua = `
 local function now_ms()
   local t = redis.call('TIME')
   return t[1] * 1000 + math.floor(t[2] / 1000)
@@ -48,18 +77,38 @@ local function prune(lru, exp, now, n)
   end
   return #dead
 end
+local function touch(lru, seq, exp, prefix, first)
+  local hits = first + (tonumber(ARGV[first]) or 0)
+  for i = first + 1, #ARGV do
+    local m = ARGV[i]
+    if redis.call('ZSCORE', lru, m) then
+      if redis.call('EXISTS', prefix .. m) == 0 then
+        redis.call('ZREM', lru, m)
+        redis.call('ZREM', exp, m)
+      elseif i <= hits then
+        redis.call('ZADD', lru, 'XX', redis.call('INCR', seq), m)
+      end
+    end
+  end
+end
 `
 
-// setScript stores a value, makes it the most recent, and evicts the least
-// recently used entries beyond max, in one atomic step.
+// setScript applies a batch of recorded reads (see touch), then stores a
+// value, makes it the most recent, and evicts the least recently used
+// entries beyond max, in one atomic step: the eviction sees every read the
+// batch carries.
 //
 // KEYS: entry, lru, seq, exp. ARGV: value, member (key bytes), max size
-// (-1 unbounded), ttl in ms (0: never), entry key prefix.
-var setScript = rueidis.NewLuaScript(pruneLua + `
+// (-1 unbounded), ttl in ms (0: never), entry key prefix, then the batch:
+// the number of hit members, the hit members (least recent first), the
+// missed members. A call with only the first five arguments carries no
+// batch.
+var setScript = rueidis.NewLuaScript(libLua + `
 local now = now_ms()
 -- Reclaim a bounded number of expired members per Set, so that an
 -- unbounded function with a TTL does not grow its index forever.
 prune(KEYS[2], KEYS[4], now, 128)
+touch(KEYS[2], KEYS[3], KEYS[4], ARGV[5], 6)
 local ttl = tonumber(ARGV[4])
 redis.call('SET', KEYS[1], ARGV[1])
 if ttl > 0 then
@@ -84,20 +133,16 @@ end
 return 1
 `)
 
-// getScript reads a value of a bounded function and, when present, makes it
-// the most recent, atomically. A missing entry (expired, or dropped by the
-// server's own maxmemory eviction) is removed from the index.
+// touchScript applies a batch of recorded reads (see touch) on its own:
+// the flush of a process's pending batch when no Set of the function
+// carried it in time, when the batch is full, or at Close.
 //
-// KEYS: entry, lru, seq, exp. ARGV: member.
-var getScript = rueidis.NewLuaScript(`
-local v = redis.call('GET', KEYS[1])
-if v then
-  redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), ARGV[1])
-  return v
-end
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZREM', KEYS[4], ARGV[1])
-return false
+// KEYS: lru, seq, exp. ARGV: entry key prefix, then the batch: the number
+// of hit members, the hit members (least recent first), the missed
+// members.
+var touchScript = rueidis.NewLuaScript(libLua + `
+touch(KEYS[1], KEYS[2], KEYS[3], ARGV[1], 2)
+return 1
 `)
 
 // lenScript prunes up to ARGV[1] expired members and returns the number of
@@ -105,7 +150,7 @@ return false
 // client calls it again, so no single call blocks the server for long).
 //
 // KEYS: lru, exp. ARGV: batch.
-var lenScript = rueidis.NewLuaScript(pruneLua + `
+var lenScript = rueidis.NewLuaScript(libLua + `
 local n = tonumber(ARGV[1])
 if prune(KEYS[1], KEYS[2], now_ms(), n) >= n then
   return -1
@@ -118,7 +163,7 @@ return redis.call('ZCARD', KEYS[1])
 // bookkeeping keys, so a cleared function leaves nothing behind.
 //
 // KEYS: lru, exp, seq. ARGV: entry key prefix, batch.
-var clearScript = rueidis.NewLuaScript(pruneLua + `
+var clearScript = rueidis.NewLuaScript(libLua + `
 local members = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
 if #members > 0 then
   chunked('DEL', nil, members, ARGV[1])

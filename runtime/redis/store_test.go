@@ -19,8 +19,82 @@ var ctx = context.Background()
 
 func TestConformance(t *testing.T) {
 	openShared(t).Close()
-	storetest.Run(t, func(t *testing.T) runtime.Store { return openShared(t) })
+	open := func(t *testing.T) runtime.Store { return openShared(t) }
+	t.Run("Store", func(t *testing.T) { storetest.Run(t, open) })
+	t.Run("Func", func(t *testing.T) { storetest.RunFunc(t, open) })
 }
+
+// TestShared runs the suite of processes sharing a server: each store it
+// opens is a new client, as another process would have.
+func TestShared(t *testing.T) {
+	openShared(t).Close()
+	open := func(t *testing.T) runtime.Store { return openShared(t) }
+	storetest.RunShared(t, open)
+	t.Run("FlushAcrossSlots", func(t *testing.T) { testFlushAcrossSlots(t, open) })
+}
+
+// testFlushAcrossSlots: one Flush applies the hits of many functions, in
+// as many slots (on a Cluster, on several nodes), where another store's
+// evictions see them.
+func testFlushAcrossSlots(t *testing.T, open func(t *testing.T) runtime.Store) {
+	s1, s2 := open(t), open(t)
+	t.Cleanup(func() { s1.Close(); s2.Close() })
+	lim := runtime.Limits{MaxSize: 3}
+	var fns []string
+	for i := range 12 {
+		fn := newFn(t, s2) + string(rune('a'+i))
+		fns = append(fns, fn)
+		sp := spaceOf(t, s1, fn, lim)
+		for _, k := range []string{"a", "b", "c"} {
+			if err := sp.Set(ctx, []byte(k), []byte(k)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, ok, err := sp.Get(ctx, []byte("a")); !ok || err != nil {
+			t.Fatalf("Get(a) = %v, %v", ok, err)
+		}
+	}
+	if err := s1.(runtime.Flusher).Flush(ctx); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	for _, fn := range fns {
+		sp := spaceOf(t, s2, fn, lim)
+		if err := sp.Set(ctx, []byte("d"), []byte("d")); err != nil {
+			t.Fatal(err)
+		}
+		for k, want := range map[string]bool{"a": true, "b": false, "c": true, "d": true} {
+			if _, ok, err := sp.Get(ctx, []byte(k)); ok != want || err != nil {
+				t.Errorf("%q: Get(%s) = %v, %v; want %v (a was hit in the other store)", fn, k, ok, err, want)
+			}
+		}
+	}
+}
+
+// TestConformanceFastFlush runs the suite with a flush delay of 1ms, so
+// that background flushes race with every test's Sets: LRU order must stay
+// exact in one process all the same.
+func TestConformanceFastFlush(t *testing.T) {
+	openShared(t).Close()
+	storetest.Run(t, func(t *testing.T) runtime.Store {
+		s, err := redis.Open(ctx, redisURL(), redis.WithFlushDelay(time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+// spaceOf opens fn's Space in s with lim.
+func spaceOf(t testing.TB, s runtime.Store, fn string, lim runtime.Limits) runtime.Space {
+	t.Helper()
+	sp, err := s.Space(ctx, runtime.Namespace{Name: fn, Limits: lim})
+	if err != nil {
+		t.Fatalf("Space(%q, %+v): %v", fn, lim, err)
+	}
+	return sp
+}
+
+var unbounded = runtime.Limits{MaxSize: runtime.Unbounded}
 
 func TestConformanceCluster(t *testing.T) {
 	addrs := clusterAddrs(t)
@@ -38,7 +112,9 @@ func TestConformanceCluster(t *testing.T) {
 		}
 		return s
 	}
-	storetest.Run(t, open)
+	t.Run("Store", func(t *testing.T) { storetest.Run(t, open) })
+	t.Run("Shared", func(t *testing.T) { storetest.RunShared(t, open) })
+	t.Run("FlushAcrossSlots", func(t *testing.T) { testFlushAcrossSlots(t, open) })
 
 	// One seed is enough: rueidis finds the other nodes.
 	s, err := redis.Open(ctx, "redis://"+addrs[1])
@@ -60,12 +136,13 @@ func TestConformanceCluster(t *testing.T) {
 	nodes := map[string]bool{}
 	for i := range 30 {
 		fn := newFn(t, s) + string(rune('a'+i))
+		sp := spaceOf(t, s, fn, lim)
 		for _, k := range []string{"a", "b", "c", "d"} {
-			if err := s.Set(ctx, fn, []byte(k), []byte(k), lim); err != nil {
+			if err := sp.Set(ctx, []byte(k), []byte(k)); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if n, err := s.Len(ctx, fn); err != nil || n != 3 {
+		if n, err := sp.Len(ctx); err != nil || n != 3 {
 			t.Fatalf("Len = %d, %v; want 3", n, err)
 		}
 		for addr, c := range s.Client().Nodes() {
@@ -74,7 +151,7 @@ func TestConformanceCluster(t *testing.T) {
 				nodes[addr] = true
 			}
 		}
-		if err := s.Clear(ctx, fn); err != nil {
+		if err := sp.Clear(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -88,7 +165,11 @@ func newFn(t testing.TB, s runtime.Store) string {
 	var b [6]byte
 	rand.Read(b[:])
 	fn := "redis_test/" + t.Name() + " {}{x}\x00é" + hex.EncodeToString(b[:])
-	t.Cleanup(func() { s.Clear(context.Background(), fn) })
+	t.Cleanup(func() {
+		if sp, err := s.Space(context.Background(), runtime.Namespace{Name: fn, Limits: unbounded}); err == nil {
+			sp.Clear(context.Background())
+		}
+	})
 	return fn
 }
 
@@ -104,7 +185,7 @@ func TestOpenURLScheme(t *testing.T) {
 		t.Fatalf("runtime.OpenURL(%s) = %T, want *redis.Store", u, s)
 	}
 	fn := newFn(t, s)
-	if err := s.Set(ctx, fn, []byte("k"), []byte("v"), runtime.Limits{MaxSize: runtime.Unbounded}); err != nil {
+	if err := spaceOf(t, s, fn, unbounded).Set(ctx, []byte("k"), []byte("v")); err != nil {
 		t.Fatal(err)
 	}
 
@@ -119,7 +200,7 @@ func TestOpenURLScheme(t *testing.T) {
 	if _, ok := d.(*redis.Store); !ok {
 		t.Fatalf("DefaultStore = %T, want *redis.Store", d)
 	}
-	v, ok, err := d.Get(ctx, fn, []byte("k"), runtime.Limits{MaxSize: runtime.Unbounded})
+	v, ok, err := spaceOf(t, d, fn, unbounded).Get(ctx, []byte("k"))
 	if err != nil || !ok || string(v) != "v" {
 		t.Fatalf("Get through the default store = %q, %v, %v", v, ok, err)
 	}
@@ -198,14 +279,17 @@ func TestNewKeepsClientOpen(t *testing.T) {
 	cleaner := openShared(t)
 	t.Cleanup(func() { cleaner.Close() })
 	fn := newFn(t, cleaner)
-	lim := runtime.Limits{MaxSize: 10}
-	if err := s.Set(ctx, fn, []byte("k"), []byte("v"), lim); err != nil {
+	sp := spaceOf(t, s, fn, runtime.Limits{MaxSize: 10})
+	if err := sp.Set(ctx, []byte("k"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := sp.Get(ctx, []byte("k")); err != nil { // a hit pending for Close
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.Get(ctx, fn, []byte("k"), lim); !errors.Is(err, redis.ErrClosed) {
+	if _, _, err := sp.Get(ctx, []byte("k")); !errors.Is(err, redis.ErrClosed) {
 		t.Errorf("Get after Close: %v, want ErrClosed", err)
 	}
 	if err := s.Close(); err != nil {
@@ -236,18 +320,23 @@ func TestDatabaseAndAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s0.Close()
-	lim := runtime.Limits{MaxSize: runtime.Unbounded}
-	if err := s1.Set(ctx, "fn", []byte("k"), []byte("in db 1"), lim); err != nil {
+	sp0, sp1 := spaceOf(t, s0, "fn", unbounded), spaceOf(t, s1, "fn", unbounded)
+	if err := sp1.Set(ctx, []byte("k"), []byte("in db 1")); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, err := s0.Get(ctx, "fn", []byte("k"), lim); err != nil || ok {
+	if _, ok, err := sp0.Get(ctx, []byte("k")); err != nil || ok {
 		t.Errorf("db 0 sees db 1's entry: ok=%v err=%v", ok, err)
 	}
-	if v, ok, err := s1.Get(ctx, "fn", []byte("k"), lim); err != nil || !ok || string(v) != "in db 1" {
+	if v, ok, err := sp1.Get(ctx, []byte("k")); err != nil || !ok || string(v) != "in db 1" {
 		t.Errorf("db 1: %q, %v, %v", v, ok, err)
 	}
 	n, err := s1.Client().Do(ctx, s1.Client().B().Dbsize().Build()).AsInt64()
 	if err != nil || n == 0 {
 		t.Errorf("DBSIZE of db 1 = %d, %v; want the entry there", n, err)
 	}
+}
+
+// benchSpaceOf is spaceOf for the benchmarks.
+func benchSpaceOf(b *testing.B, s *redis.Store, fn string, lim runtime.Limits) benchSpace {
+	return spaceOf(b, s, fn, lim)
 }

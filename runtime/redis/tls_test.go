@@ -52,7 +52,7 @@ func TestTLS(t *testing.T) {
 		t.Fatalf("Open(rediss://...?skip_verify=true): %v", err)
 	}
 	defer s.Close()
-	if err := s.Set(ctx, "fn", []byte("k"), []byte("over TLS"), lim); err != nil {
+	if err := spaceOf(t, s, "fn", lim).Set(ctx, []byte("k"), []byte("over TLS")); err != nil {
 		t.Fatal(err)
 	}
 
@@ -66,7 +66,9 @@ func TestTLS(t *testing.T) {
 		t.Fatalf("NewClient with the CA: %v", err)
 	}
 	defer c.Close()
-	v, ok, err := redis.New(c).Get(ctx, "fn", []byte("k"), lim)
+	s2 := redis.New(c)
+	defer s2.Close()
+	v, ok, err := spaceOf(t, s2, "fn", lim).Get(ctx, []byte("k"))
 	if err != nil || !ok || string(v) != "over TLS" {
 		t.Errorf("Get over verified TLS = %q, %v, %v", v, ok, err)
 	}

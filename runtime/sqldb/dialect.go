@@ -1,8 +1,10 @@
 package sqldb
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
-	"regexp"
+	"strings"
 )
 
 // A Dialect is the SQL flavour of a database: it decides the schema, the
@@ -16,9 +18,6 @@ const (
 	// MySQL is MySQL 5.7 or later, or MariaDB 10.3 or later; Open uses
 	// "mysql" from github.com/go-sql-driver/mysql.
 	MySQL
-	// SQLite is SQLite 3.35 or later; Open uses "sqlite" from
-	// modernc.org/sqlite.
-	SQLite
 )
 
 // String returns the dialect's name.
@@ -28,8 +27,6 @@ func (d Dialect) String() string {
 		return "postgres"
 	case MySQL:
 		return "mysql"
-	case SQLite:
-		return "sqlite"
 	}
 	return fmt.Sprintf("Dialect(%d)", int(d))
 }
@@ -37,33 +34,21 @@ func (d Dialect) String() string {
 // driverName and driverImport are the conventional database/sql driver for
 // the dialect, which Open uses.
 func (d Dialect) driverName() string {
-	switch d {
-	case Postgres:
-		return "pgx"
-	case MySQL:
+	if d == MySQL {
 		return "mysql"
 	}
-	return "sqlite"
+	return "pgx"
 }
 
 func (d Dialect) driverImport() string {
-	switch d {
-	case Postgres:
-		return "github.com/jackc/pgx/v5/stdlib"
-	case MySQL:
+	if d == MySQL {
 		return "github.com/go-sql-driver/mysql"
 	}
-	return "modernc.org/sqlite"
+	return "github.com/jackc/pgx/v5/stdlib"
 }
 
 // DefaultTable is the table a Store uses unless WithTable names another.
 const DefaultTable = "picocache"
-
-// tableName is what WithTable accepts: a plain identifier, short enough
-// for the suffixes of the objects derived from it (index, sequence, lock
-// table) to stay within every dialect's identifier length limit (63 bytes
-// in PostgreSQL, 64 in MySQL).
-var tableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,47}$`)
 
 // queries holds a dialect's statements for one table. Only the validated
 // table name is ever spliced into SQL text; every value is a bind
@@ -71,31 +56,29 @@ var tableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,47}$`)
 type queries struct {
 	create []string // run in order, each idempotent
 
-	// get reads a live value: args fh, kh, k, now.
+	// get reads a value and its expiry: args fh, kh, k. It is the whole
+	// of a hit, bounded or not. (The caller compares the expiry: one
+	// parameter less is measurably cheaper than expires > $4.)
 	get string
-	// touch reads a live value and makes it the most recently used, in one
-	// statement (Postgres, SQLite): args fh, kh, k, now.
-	touch string
-	// bump makes a row the most recently used (MySQL, after get): args fh, kh, k.
-	bump string
 	// put upserts a row with a new recency: args fh, kh, k, v, expires.
 	put string
 	// setBounded is a whole bounded Set in one statement (Postgres: args
-	// fh, kh, k, v, expires, MaxSize).
+	// fh, kh, k, v, expires, MaxSize, touched), touched being the key
+	// hashes of the hits to apply first (pgArray).
 	setBounded string
+	// touch applies hits in one statement (Postgres: args fh, touched).
+	touch string
+	// bump makes one row the most recently used (MySQL: args fh, kh);
+	// bumpsMySQL does it for many in one statement.
+	bump string
 	// lock reads fn's count row and, in MySQL, locks it for the rest of the
 	// transaction: arg fh. No row: the function is not counted yet.
 	lock string
-	// initCount creates fn's count row from a count of its rows (MySQL,
-	// SQLite): args fh (twice in MySQL).
+	// initCount creates fn's count row from a count of its rows (MySQL):
+	// args fh, fh.
 	initCount string
-	// exists reports whether fn holds a row for the key, live or not
-	// (SQLite, before put; MySQL reads that from put's affected rows):
-	// args fh, kh.
-	exists string
 	// victims lists fn's n least recently used rows (MySQL: args fh, n),
-	// which evict then deletes by primary key (MySQL: args fh, kh). In
-	// SQLite evict does both: args fh, n.
+	// which evict then deletes by primary key (MySQL: args fh, kh).
 	victims, evict string
 	// setCount stores fn's row count: args n, fh.
 	setCount string
@@ -115,28 +98,55 @@ type queries struct {
 //	k       the key itself, compared on every read so that distinct keys
 //	        never share an entry even if their hashes collided
 //	v       the value
-//	used    recency: a counter that grows with every Set and every Get that
-//	        marks the entry used (a sequence in PostgreSQL, UUID_SHORT() in
-//	        MySQL, MAX(used)+1 under SQLite's single writer)
+//	used    recency: a counter that grows with every Set and every applied
+//	        hit of a bounded function (a sequence in PostgreSQL,
+//	        UUID_SHORT() in MySQL)
 //	expires absolute expiry in Unix nanoseconds; math.MaxInt64 for never
 //
 // and an index on (fh, used) for eviction. The companion table NAME_count
 // holds one row per function that was ever bounded: n, how many rows
-// (expired ones included) the function holds. Bounded Sets lock that row,
+// (expired ones included) the function holds, or -1 for "count them at
+// the next Set". Bounded Sets lock that row, apply the hits they carry,
 // keep n and evict the n - MaxSize least recently used rows, so eviction
 // reads and deletes only the rows it evicts, whatever MaxSize is. The row
 // is created, from a count of the function's rows, by the function's
 // first bounded Set (or its first after a Clear, which deletes it).
+// Applying hits outside a Set (the flusher) takes the same lock.
+//
+// Upgrading: the schema is the one of the stores before Runtime v2, whose
+// Gets bumped recency themselves. In PostgreSQL their NAME_set function
+// took no touched keys, and CREATE OR REPLACE cannot change a function's
+// signature: so the v2 Set is a function of another name, NAME_set2, and
+// hits are applied by NAME_touch. Opening an existing pre-v2 table just
+// creates those two beside NAME_set, which is left alone, so processes of
+// both versions can share the table during a rolling deploy (they take
+// the same lock); DROP FUNCTION "NAME_set" once none of the old remains.
 func newQueries(d Dialect, table string) queries {
-	switch d {
-	case Postgres:
-		t := `"` + table + `"`
-		cnt := `"` + table + `_count"`
-		seq := `"` + table + `_used"`
-		setFn := `"` + table + `_set"`
-		return queries{
-			create: []string{
-				`CREATE TABLE IF NOT EXISTS ` + t + ` (
+	if d == MySQL {
+		return mysqlQueries(table)
+	}
+	t := `"` + table + `"`
+	cnt := `"` + table + `_count"`
+	seq := `"` + table + `_used"`
+	// lockCount is the head of both functions: it locks fn's count row
+	// (FOR UPDATE), inserting it as "not counted" (-1) when missing;
+	// concurrent inserters wait on its unique index, then find it.
+	lockCount := `	LOOP
+		SELECT n INTO c FROM ` + cnt + ` WHERE fh = p_fh FOR UPDATE;
+		EXIT WHEN FOUND;
+		INSERT INTO ` + cnt + ` (fh, n) VALUES (p_fh, -1) ON CONFLICT (fh) DO NOTHING;
+	END LOOP;
+`
+	// applyTouched makes the rows of the touched key hashes the most
+	// recently used, in array order (a FOREACH loop, so nextval runs in
+	// that order), skipping those no longer stored.
+	applyTouched := `	FOREACH h IN ARRAY COALESCE(p_touched, '{}') LOOP
+		UPDATE ` + t + ` SET used = nextval('` + seq + `') WHERE fh = p_fh AND kh = h;
+	END LOOP;
+`
+	return queries{
+		create: []string{
+			`CREATE TABLE IF NOT EXISTS ` + t + ` (
 	fh BYTEA NOT NULL,
 	kh BYTEA NOT NULL,
 	k BYTEA NOT NULL,
@@ -144,39 +154,33 @@ func newQueries(d Dialect, table string) queries {
 	used BIGINT NOT NULL,
 	expires BIGINT NOT NULL,
 	PRIMARY KEY (fh, kh))`,
-				`CREATE INDEX IF NOT EXISTS "` + table + `_lru" ON ` + t + ` (fh, used)`,
-				`CREATE SEQUENCE IF NOT EXISTS ` + seq,
-				`CREATE TABLE IF NOT EXISTS ` + cnt + ` (
+			`CREATE INDEX IF NOT EXISTS "` + table + `_lru" ON ` + t + ` (fh, used)`,
+			`CREATE SEQUENCE IF NOT EXISTS ` + seq,
+			`CREATE TABLE IF NOT EXISTS ` + cnt + ` (
 	fh BYTEA NOT NULL PRIMARY KEY,
 	n BIGINT NOT NULL)`,
-				// A bounded Set in one round trip: lock, upsert and evict in
-				// one function call, its own transaction. The lock is fn's
-				// count row (FOR UPDATE); a missing row is inserted, and
-				// concurrent inserters wait on its unique index, then find
-				// it. Under READ COMMITTED each statement of a volatile
-				// function takes a new snapshot, so the count and the
-				// eviction see every Set committed before the lock was
-				// granted. (xmax = 0) tells an inserted row from an updated
-				// one: the usual idiom, as ON CONFLICT has no flag of its own.
-				`CREATE OR REPLACE FUNCTION ` + setFn + `(p_fh BYTEA, p_kh BYTEA, p_k BYTEA, p_v BYTEA,
-	p_expires BIGINT, p_max BIGINT) RETURNS void
+			// A bounded Set in one round trip: lock, apply the hits,
+			// upsert and evict in one function call, its own transaction.
+			// Under READ COMMITTED each statement of a volatile function
+			// takes a new snapshot, so the count and the eviction see
+			// every Set committed before the lock was granted. (xmax = 0)
+			// tells an inserted row from an updated one: the usual idiom,
+			// as ON CONFLICT has no flag of its own.
+			`CREATE OR REPLACE FUNCTION "` + table + `_set2"(p_fh BYTEA, p_kh BYTEA, p_k BYTEA, p_v BYTEA,
+	p_expires BIGINT, p_max BIGINT, p_touched BYTEA[]) RETURNS void
 LANGUAGE plpgsql VOLATILE AS $fn$
 DECLARE
 	c BIGINT;
 	c0 BIGINT;
 	ins BOOLEAN;
 	d BIGINT;
+	h BYTEA;
 BEGIN
-	LOOP
-		SELECT n INTO c FROM ` + cnt + ` WHERE fh = p_fh FOR UPDATE;
-		EXIT WHEN FOUND;
-		INSERT INTO ` + cnt + ` (fh, n) VALUES (p_fh, -1) ON CONFLICT (fh) DO NOTHING;
-	END LOOP;
-	c0 := c;
+` + lockCount + `	c0 := c;
 	IF c < 0 THEN
 		SELECT COUNT(*) INTO c FROM ` + t + ` WHERE fh = p_fh;
 	END IF;
-	INSERT INTO ` + t + ` AS e (fh, kh, k, v, used, expires) VALUES (p_fh, p_kh, p_k, p_v, nextval('` + seq + `'), p_expires)
+` + applyTouched + `	INSERT INTO ` + t + ` AS e (fh, kh, k, v, used, expires) VALUES (p_fh, p_kh, p_k, p_v, nextval('` + seq + `'), p_expires)
 	ON CONFLICT (fh, kh) DO UPDATE SET k = EXCLUDED.k, v = EXCLUDED.v, used = EXCLUDED.used, expires = EXCLUDED.expires
 	RETURNING (e.xmax = 0) INTO ins;
 	IF ins THEN
@@ -193,26 +197,40 @@ BEGIN
 	END IF;
 END
 $fn$`,
-			},
-			setBounded: `SELECT ` + setFn + `($1, $2, $3, $4, $5, $6)`,
-			get:        `SELECT v FROM ` + t + ` WHERE fh = $1 AND kh = $2 AND k = $3 AND expires > $4`,
-			touch:      `UPDATE ` + t + ` SET used = nextval('` + seq + `') WHERE fh = $1 AND kh = $2 AND k = $3 AND expires > $4 RETURNING v`,
-			put: `INSERT INTO ` + t + ` (fh, kh, k, v, used, expires) VALUES ($1, $2, $3, $4, nextval('` + seq + `'), $5)
+			// The hits of a bounded function, applied outside a Set (by
+			// the flusher, Flush and Close), under the Sets' lock.
+			`CREATE OR REPLACE FUNCTION "` + table + `_touch"(p_fh BYTEA, p_touched BYTEA[]) RETURNS void
+LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE
+	c BIGINT;
+	h BYTEA;
+BEGIN
+` + lockCount + applyTouched + `END
+$fn$`,
+		},
+		// The touched hashes travel as the text of a BYTEA[] (pgArray),
+		// which any driver sends as a string.
+		setBounded: `SELECT "` + table + `_set2"($1, $2, $3, $4, $5, $6, $7::text::bytea[])`,
+		touch:      `SELECT "` + table + `_touch"($1, $2::text::bytea[])`,
+		get:        `SELECT v, expires FROM ` + t + ` WHERE fh = $1 AND kh = $2 AND k = $3`,
+		put: `INSERT INTO ` + t + ` (fh, kh, k, v, used, expires) VALUES ($1, $2, $3, $4, nextval('` + seq + `'), $5)
 ON CONFLICT (fh, kh) DO UPDATE SET k = EXCLUDED.k, v = EXCLUDED.v, used = EXCLUDED.used, expires = EXCLUDED.expires`,
-			sweep:  `DELETE FROM ` + t + ` WHERE fh = $1 AND expires <= $2`,
-			forget: `DELETE FROM ` + cnt + ` WHERE fh = $1`,
-			clear:  `DELETE FROM ` + t + ` WHERE fh = $1`,
-			count:  `SELECT COUNT(*) FROM ` + t + ` WHERE fh = $1 AND expires > $2`,
-		}
-	case MySQL:
-		t := "`" + table + "`"
-		cnt := "`" + table + "_count`"
-		return queries{
-			create: []string{
-				`CREATE TABLE IF NOT EXISTS ` + cnt + ` (
+		sweep:  `DELETE FROM ` + t + ` WHERE fh = $1 AND expires <= $2`,
+		forget: `DELETE FROM ` + cnt + ` WHERE fh = $1`,
+		clear:  `DELETE FROM ` + t + ` WHERE fh = $1`,
+		count:  `SELECT COUNT(*) FROM ` + t + ` WHERE fh = $1 AND expires > $2`,
+	}
+}
+
+func mysqlQueries(table string) queries {
+	t := "`" + table + "`"
+	cnt := "`" + table + "_count`"
+	return queries{
+		create: []string{
+			`CREATE TABLE IF NOT EXISTS ` + cnt + ` (
 	fh BINARY(32) NOT NULL PRIMARY KEY,
 	n BIGINT NOT NULL) ENGINE=InnoDB`,
-				`CREATE TABLE IF NOT EXISTS ` + t + ` (
+			`CREATE TABLE IF NOT EXISTS ` + t + ` (
 	fh BINARY(32) NOT NULL,
 	kh BINARY(32) NOT NULL,
 	k LONGBLOB NOT NULL,
@@ -221,68 +239,57 @@ ON CONFLICT (fh, kh) DO UPDATE SET k = EXCLUDED.k, v = EXCLUDED.v, used = EXCLUD
 	expires BIGINT NOT NULL,
 	PRIMARY KEY (fh, kh),
 	KEY ` + "`" + table + "_lru`" + ` (fh, used)) ENGINE=InnoDB`,
-			},
-			get: `SELECT v FROM ` + t + ` WHERE fh = ? AND kh = ? AND k = ? AND expires > ?`,
-			// UUID_SHORT() is a server-wide counter that grows by one per
-			// call: exact recency without a hot counter row.
-			bump: `UPDATE ` + t + ` SET used = UUID_SHORT() WHERE fh = ? AND kh = ? AND k = ?`,
-			put: `INSERT INTO ` + t + ` (fh, kh, k, v, used, expires) VALUES (?, ?, ?, ?, UUID_SHORT(), ?)
-ON DUPLICATE KEY UPDATE k = VALUES(k), v = VALUES(v), used = VALUES(used), expires = VALUES(expires)`,
-			// A missing row takes a gap lock: two first Sets of a function
-			// then deadlock on initCount, and one is retried.
-			lock:      `SELECT n FROM ` + cnt + ` WHERE fh = ? FOR UPDATE`,
-			initCount: `INSERT INTO ` + cnt + ` (fh, n) SELECT ?, COUNT(*) FROM ` + t + ` WHERE fh = ?`,
-			// Eviction is a plain (consistent, lock-free) read of the rows
-			// to delete, then deletes by primary key: a DELETE ... ORDER BY
-			// used LIMIT n would lock the (fh, used) index before the rows
-			// and deadlock with Gets bumping the same rows. The read's
-			// snapshot starts after the lock is held (the lock's read is a
-			// locking one), so it sees every Set committed before.
-			victims:  `SELECT kh FROM ` + t + ` WHERE fh = ? ORDER BY used LIMIT ?`,
-			evict:    `DELETE FROM ` + t + ` WHERE fh = ? AND kh = ?`,
-			setCount: `UPDATE ` + cnt + ` SET n = ? WHERE fh = ?`,
-			sweep:    `DELETE FROM ` + t + ` WHERE fh = ? AND expires <= ?`,
-			forget:   `DELETE FROM ` + cnt + ` WHERE fh = ?`,
-			clear:    `DELETE FROM ` + t + ` WHERE fh = ?`,
-			count:    `SELECT COUNT(*) FROM ` + t + ` WHERE fh = ? AND expires > ?`,
-		}
-	}
-	t := `"` + table + `"`
-	cnt := `"` + table + `_count"`
-	return queries{
-		create: []string{
-			`CREATE TABLE IF NOT EXISTS ` + t + ` (
-	fh BLOB NOT NULL,
-	kh BLOB NOT NULL,
-	k BLOB NOT NULL,
-	v BLOB NOT NULL,
-	used INTEGER NOT NULL,
-	expires INTEGER NOT NULL,
-	PRIMARY KEY (fh, kh)) WITHOUT ROWID`,
-			`CREATE INDEX IF NOT EXISTS "` + table + `_lru" ON ` + t + ` (fh, used)`,
-			`CREATE TABLE IF NOT EXISTS ` + cnt + ` (
-	fh BLOB NOT NULL PRIMARY KEY,
-	n INTEGER NOT NULL) WITHOUT ROWID`,
 		},
-		get: `SELECT v FROM ` + t + ` WHERE fh = ?1 AND kh = ?2 AND k = ?3 AND expires > ?4`,
-		// SQLite has one writer at a time, so MAX(used)+1 inside a write
-		// statement is a race-free counter.
-		touch: `UPDATE ` + t + ` SET used = (SELECT MAX(used) FROM ` + t + ` WHERE fh = ?1) + 1
-WHERE fh = ?1 AND kh = ?2 AND k = ?3 AND expires > ?4 RETURNING v`,
-		put: `INSERT INTO ` + t + ` (fh, kh, k, v, used, expires)
-VALUES (?1, ?2, ?3, ?4, (SELECT COALESCE(MAX(used), 0) + 1 FROM ` + t + ` WHERE fh = ?1), ?5)
-ON CONFLICT (fh, kh) DO UPDATE SET k = excluded.k, v = excluded.v, used = excluded.used, expires = excluded.expires`,
-		// The transaction is the lock: it begins IMMEDIATE (Open's
-		// _txlock), so it holds the write lock from the start.
-		lock:      `SELECT n FROM ` + cnt + ` WHERE fh = ?1`,
-		initCount: `INSERT INTO ` + cnt + ` (fh, n) SELECT ?1, COUNT(*) FROM ` + t + ` WHERE fh = ?1`,
-		exists:    `SELECT COUNT(*) FROM ` + t + ` WHERE fh = ?1 AND kh = ?2`,
-		evict: `DELETE FROM ` + t + ` WHERE fh = ?1 AND kh IN (
-	SELECT kh FROM ` + t + ` WHERE fh = ?1 ORDER BY used LIMIT ?2)`,
-		setCount: `UPDATE ` + cnt + ` SET n = ?1 WHERE fh = ?2`,
-		sweep:    `DELETE FROM ` + t + ` WHERE fh = ?1 AND expires <= ?2`,
-		forget:   `DELETE FROM ` + cnt + ` WHERE fh = ?1`,
-		clear:    `DELETE FROM ` + t + ` WHERE fh = ?1`,
-		count:    `SELECT COUNT(*) FROM ` + t + ` WHERE fh = ?1 AND expires > ?2`,
+		get: `SELECT v, expires FROM ` + t + ` WHERE fh = ? AND kh = ? AND k = ?`,
+		// UUID_SHORT() is a server-wide counter that grows by one per
+		// call: exact recency without a hot counter row.
+		bump: `UPDATE ` + t + ` SET used = UUID_SHORT() WHERE fh = ? AND kh = ?`,
+		put: `INSERT INTO ` + t + ` (fh, kh, k, v, used, expires) VALUES (?, ?, ?, ?, UUID_SHORT(), ?)
+ON DUPLICATE KEY UPDATE k = VALUES(k), v = VALUES(v), used = VALUES(used), expires = VALUES(expires)`,
+		// A missing row takes a gap lock: two first Sets of a function
+		// then deadlock on initCount, and one is retried.
+		lock:      `SELECT n FROM ` + cnt + ` WHERE fh = ? FOR UPDATE`,
+		initCount: `INSERT INTO ` + cnt + ` (fh, n) SELECT ?, COUNT(*) FROM ` + t + ` WHERE fh = ?`,
+		// Eviction is a plain (consistent, lock-free) read of the rows
+		// to delete, then deletes by primary key: a DELETE ... ORDER BY
+		// used LIMIT n would lock the (fh, used) index before the rows
+		// and could deadlock with a pre-v2 process's Gets, which bump
+		// rows without the lock. The read's snapshot starts after the
+		// lock is held (the lock's read is a locking one), so it sees
+		// every Set committed before, and the transaction's own bumps.
+		victims:  `SELECT kh FROM ` + t + ` WHERE fh = ? ORDER BY used LIMIT ?`,
+		evict:    `DELETE FROM ` + t + ` WHERE fh = ? AND kh = ?`,
+		setCount: `UPDATE ` + cnt + ` SET n = ? WHERE fh = ?`,
+		sweep:    `DELETE FROM ` + t + ` WHERE fh = ? AND expires <= ?`,
+		forget:   `DELETE FROM ` + cnt + ` WHERE fh = ?`,
+		clear:    `DELETE FROM ` + t + ` WHERE fh = ?`,
+		count:    `SELECT COUNT(*) FROM ` + t + ` WHERE fh = ? AND expires > ?`,
 	}
+}
+
+// bumpsMySQL is the statement that makes the rows of n key hashes the most
+// recently used, in the order given: args fh, then the n hashes twice
+// (the IN list, then the ORDER BY). A single-table UPDATE with ORDER BY
+// updates its rows in that order, each calling UUID_SHORT() in turn.
+func bumpsMySQL(table string, n int) string {
+	list := "?" + strings.Repeat(", ?", n-1)
+	return "UPDATE `" + table + "` SET used = UUID_SHORT() WHERE fh = ? AND kh IN (" + list + ") ORDER BY FIELD(kh, " + list + ")"
+}
+
+// pgArray returns key hashes as the text of a PostgreSQL BYTEA[], in
+// order: {"\\x0a1b...","\\x..."}.
+func pgArray(khs [][sha256.Size]byte) string {
+	var b strings.Builder
+	b.Grow(2 + len(khs)*(2*sha256.Size+7))
+	b.WriteByte('{')
+	for i, kh := range khs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`"\\x`)
+		b.WriteString(hex.EncodeToString(kh[:]))
+		b.WriteByte('"')
+	}
+	b.WriteByte('}')
+	return b.String()
 }

@@ -2,3 +2,14 @@ package sqldb
 
 // Retries reports how many transient failures s has retried.
 func Retries(s *Store) int64 { return s.retries.Load() }
+
+// Pending reports how many hits s holds that it has not applied.
+func Pending(s *Store) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, fn := range s.fns {
+		n += fn.touches.Len()
+	}
+	return n
+}

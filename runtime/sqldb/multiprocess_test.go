@@ -50,7 +50,7 @@ func TestMultiProcess(t *testing.T) {
 			url := srv.url(t)
 			s := srv.open(t, url)
 			fn := randomName("multiprocess/")
-			defer s.Clear(ctx, fn)
+			clearFn(t, s, fn)
 
 			c, cancel := context.WithTimeout(ctx, 3*time.Minute)
 			defer cancel()
@@ -62,7 +62,9 @@ func TestMultiProcess(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					cmd := exec.CommandContext(c, os.Args[0], "-test.run=^TestMultiProcessWorker$", "-test.count=1", "-test.v")
-					cmd.Env = append(os.Environ(), envWorkerURL+"="+url, envWorkerFn+"="+fn)
+					// A short flush delay: the workers' flushes race with the
+					// others' Sets.
+					cmd.Env = append(os.Environ(), envWorkerURL+"="+withParam(url, "flush=20ms"), envWorkerFn+"="+fn)
 					outs[p], errs[p] = cmd.CombinedOutput()
 				}()
 			}
@@ -77,7 +79,8 @@ func TestMultiProcess(t *testing.T) {
 					t.Logf("worker %d: %s", p, line)
 				}
 			}
-			n, err := s.Len(ctx, fn)
+			sp := space(t, s, fn, runtime.Limits{MaxSize: mpMaxSize})
+			n, err := sp.Len(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -85,7 +88,7 @@ func TestMultiProcess(t *testing.T) {
 				t.Errorf("after the run: Len = %d, want 1..%d", n, mpMaxSize)
 			}
 			for k := range mpKeys {
-				v, ok, err := s.Get(ctx, fn, []byte(strconv.Itoa(k)), runtime.Limits{MaxSize: mpMaxSize})
+				v, ok, err := sp.Get(ctx, []byte(strconv.Itoa(k)))
 				if err != nil || (ok && !bytes.Equal(v, mpValue(k))) {
 					t.Errorf("after the run: Get(%d) = %q, %v, %v", k, v, ok, err)
 				}
@@ -107,8 +110,15 @@ func TestMultiProcessWorker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	lim := runtime.Limits{MaxSize: mpMaxSize}
+	defer func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	}()
+	sp, err := s.Space(c, runtime.Namespace{Name: fn, Limits: runtime.Limits{MaxSize: mpMaxSize}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var hits, sets int
@@ -120,7 +130,7 @@ func TestMultiProcessWorker(t *testing.T) {
 			for i := range mpOps {
 				k := r.IntN(mpKeys)
 				key := []byte(strconv.Itoa(k))
-				v, ok, err := s.Get(c, fn, key, lim)
+				v, ok, err := sp.Get(c, key)
 				if err != nil {
 					t.Errorf("Get(%d): %v", k, err)
 					return
@@ -134,7 +144,7 @@ func TestMultiProcessWorker(t *testing.T) {
 					mu.Unlock()
 					continue
 				}
-				if err := s.Set(c, fn, key, mpValue(k), lim); err != nil {
+				if err := sp.Set(c, key, mpValue(k)); err != nil {
 					t.Errorf("Set(%d): %v", k, err)
 					return
 				}
@@ -142,7 +152,7 @@ func TestMultiProcessWorker(t *testing.T) {
 				sets++
 				mu.Unlock()
 				if i%10 == 0 {
-					if n, err := s.Len(c, fn); err != nil || n > mpMaxSize {
+					if n, err := sp.Len(c); err != nil || n > mpMaxSize {
 						t.Errorf("Len = %d, %v; want at most %d", n, err, mpMaxSize)
 					}
 				}

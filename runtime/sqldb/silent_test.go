@@ -66,7 +66,7 @@ func throughProxy(t *testing.T, srv server) (string, *faultnet.Proxy) {
 // store's bound, and other functions are not delayed.
 func TestSilentServerAtOpen(t *testing.T) {
 	captureLogs(t)
-	for _, srv := range servers[:2] {
+	for _, srv := range servers {
 		t.Run(srv.name, func(t *testing.T) {
 			u, p := throughProxy(t, srv)
 			p.Silent()
@@ -90,7 +90,7 @@ func TestSilentServerAtOpen(t *testing.T) {
 // caching resumes once the server answers again.
 func TestSilentServerMidRun(t *testing.T) {
 	captureLogs(t)
-	for _, srv := range servers[:2] {
+	for _, srv := range servers {
 		t.Run(srv.name, func(t *testing.T) {
 			u, p := throughProxy(t, srv)
 			const bound = time.Second

@@ -9,9 +9,11 @@ import (
 	"hash/fnv"
 	"math"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/picocache/picocache/internal/storekit"
 	"github.com/picocache/picocache/runtime"
 )
 
@@ -19,6 +21,13 @@ import (
 // for concurrent use by multiple goroutines, and several processes (on one
 // machine or many) may share one table: each function's eviction runs
 // under the lock of that function's count row, inside one transaction.
+//
+// A hit is one SELECT. For a bounded function the Store records the hit
+// in the process and applies it (makes the entry the most recently used)
+// later, in a batch with others: inside the next Set of that function
+// from this process, in the same transaction as its upsert and eviction;
+// otherwise within the flush delay (WithFlushDelay); and by Flush and
+// Close.
 //
 // A Store is made by Open or New; the zero value is not usable.
 type Store struct {
@@ -29,38 +38,67 @@ type Store struct {
 	q       queries
 
 	// Prepared once; database/sql re-prepares them per connection.
-	get, touch, bump, put, setBounded, lock, initCount, exists, victims, evict, setCount, sweep, forget, clear, count *sql.Stmt
+	get, put, setBounded, touch, bump, lock, initCount, victims, evict, setCount, sweep, forget, clear, count *sql.Stmt
 
 	timeout time.Duration // bounds each operation when positive
 
-	closed  atomic.Bool
+	flusher *storekit.Flusher
+	// bg is the context of the flusher's flushes: Close cancels it, so
+	// that it need not wait for one in progress.
+	bg     context.Context
+	stopBG context.CancelFunc
+
+	mu     sync.Mutex
+	spaces map[spaceKey]*space // guarded by mu
+	fns    map[string]*fnState // guarded by mu; what the spaces of one name share
+	closed atomic.Bool         // set once, under mu
+
 	sets    atomic.Uint64 // TTL Sets of unbounded functions, to pace sweeps
 	retries atomic.Int64  // transient failures retried, for tests
 }
 
-var _ runtime.Store = (*Store)(nil)
+var (
+	_ runtime.Bounder = (*Store)(nil)
+	_ runtime.Flusher = (*Store)(nil)
+)
 
 // An Option changes how New or Open sets up a Store.
 type Option func(*options) error
 
 type options struct {
-	table   string
-	timeout time.Duration
+	table      string
+	timeout    time.Duration
+	flushDelay time.Duration
 }
 
-// DefaultTimeout bounds each operation of a PostgreSQL or MySQL store:
-// past it a call gives up on the store (and computes) instead of waiting
-// on a database that stopped answering. SQLite stores have no default:
-// their busy timeout already bounds them, and a deadline would cost a
-// local read a timer and database/sql's context watcher.
+// DefaultTimeout bounds each operation of a Store unless WithTimeout says
+// otherwise: past it a call gives up on the store (and computes) instead
+// of waiting on a database that stopped answering.
 const DefaultTimeout = 5 * time.Second
 
-// WithTimeout bounds each operation (Get, Set, Len, Clear) of the Store,
-// on top of the caller's context; zero or less removes the bound. The
-// default is DefaultTimeout for PostgreSQL and MySQL, none for SQLite.
+// WithTimeout bounds each operation (Get, Set, Len, Clear, a flush) of the
+// Store, on top of the caller's context; zero or less removes the bound.
+// The default is DefaultTimeout.
 func WithTimeout(d time.Duration) Option {
 	return func(o *options) error {
 		o.timeout = max(d, 0)
+		return nil
+	}
+}
+
+// DefaultFlushDelay is how long, unless WithFlushDelay says otherwise, the
+// recency of a hit may stay in the process before the Store applies it.
+const DefaultFlushDelay = storekit.DefaultFlushDelay
+
+// WithFlushDelay sets how long the recency of a hit of a bounded function
+// may stay in the process before the Store applies it to the database,
+// when no Set of that function from this process applies it sooner; zero
+// or less means DefaultFlushDelay. Until then, other processes' evictions
+// do not see the hit. The URL parameter flush=DURATION (a
+// time.ParseDuration string) sets it too.
+func WithFlushDelay(d time.Duration) Option {
+	return func(o *options) error {
+		o.flushDelay = max(d, 0)
 		return nil
 	}
 }
@@ -70,11 +108,11 @@ func WithTimeout(d time.Duration) Option {
 // letter or underscore, then up to 47 letters, digits or underscores.
 // Derived objects take the name plus a suffix: NAME_lru (index) and
 // NAME_count (per-function counts and locks) in every dialect; NAME_used
-// (sequence) and NAME_set (function) in PostgreSQL.
+// (sequence), NAME_set2 and NAME_touch (functions) in PostgreSQL.
 func WithTable(name string) Option {
 	return func(o *options) error {
-		if !tableName.MatchString(name) {
-			return fmt.Errorf("sqldb: table name %q is not a plain identifier (want %s)", name, tableName)
+		if err := storekit.CheckTable(name); err != nil {
+			return fmt.Errorf("sqldb: %w", err)
 		}
 		o.table = name
 		return nil
@@ -86,12 +124,8 @@ var errClosed = fmt.Errorf("sqldb: %w", runtime.ErrClosed)
 
 // New returns a Store that keeps its entries in db, a database of the
 // given dialect, creating its table when missing. The caller keeps
-// ownership of db: Close does not close it.
-//
-// db may come from any database/sql driver that speaks the dialect. For
-// SQLite, set a busy timeout on db (modernc.org/sqlite:
-// "?_pragma=busy_timeout(10000)") so that writers from several
-// connections or processes wait for one another instead of failing.
+// ownership of db: Close does not close it. db may come from any
+// database/sql driver that speaks the dialect. (SQLite is runtime/sqlite's.)
 func New(ctx context.Context, db *sql.DB, dialect Dialect, opts ...Option) (*Store, error) {
 	return newStore(ctx, db, false, dialect, opts)
 }
@@ -100,21 +134,19 @@ func newStore(ctx context.Context, db *sql.DB, owns bool, dialect Dialect, opts 
 	if db == nil {
 		return nil, errors.New("sqldb: nil *sql.DB")
 	}
-	switch dialect {
-	case Postgres, MySQL, SQLite:
-	default:
-		return nil, fmt.Errorf("sqldb: unknown dialect %v", dialect)
+	if dialect != Postgres && dialect != MySQL {
+		return nil, fmt.Errorf("sqldb: unknown dialect %v (want sqldb.Postgres or sqldb.MySQL; SQLite is runtime/sqlite's)", dialect)
 	}
 	o := options{table: DefaultTable, timeout: DefaultTimeout}
-	if dialect == SQLite {
-		o.timeout = 0
-	}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, err
 		}
 	}
-	s := &Store{db: db, ownsDB: owns, dialect: dialect, table: o.table, q: newQueries(dialect, o.table), timeout: o.timeout}
+	s := &Store{
+		db: db, ownsDB: owns, dialect: dialect, table: o.table, q: newQueries(dialect, o.table), timeout: o.timeout,
+		spaces: make(map[spaceKey]*space), fns: make(map[string]*fnState),
+	}
 	// Opening is bounded like any operation: a server that accepts the
 	// connection and never answers fails the opening, not the program.
 	ctx, cancel := s.bound(ctx)
@@ -129,14 +161,20 @@ func newStore(ctx context.Context, db *sql.DB, owns bool, dialect Dialect, opts 
 		s.closeStmts()
 		return nil, err
 	}
+	s.bg, s.stopBG = context.WithCancel(context.Background())
+	s.flusher = storekit.NewFlusher(o.flushDelay, func() {
+		ctx, cancel := s.bound(s.bg)
+		defer cancel()
+		s.flush(ctx) // what fails is put back, for the next flush
+	})
 	return s, nil
 }
 
 // createTable creates the table and its companions when missing. Every
 // statement is idempotent; in PostgreSQL, where concurrent CREATE ... IF
-// NOT EXISTS can fail on the catalog's unique index, they run in one
-// transaction under an advisory lock, so processes starting at once take
-// turns.
+// NOT EXISTS (and CREATE OR REPLACE FUNCTION) can fail on the catalog's
+// unique index, they run in one transaction under an advisory lock, so
+// processes starting at once take turns.
 func (s *Store) createTable(ctx context.Context) error {
 	err := s.retry(ctx, func() error {
 		if s.dialect != Postgres {
@@ -165,7 +203,7 @@ func (s *Store) createTable(ctx context.Context) error {
 		return tx.Commit()
 	})
 	if err != nil {
-		return fmt.Errorf("sqldb: creating table %q (%v): %w", s.table, s.dialect, err)
+		return fmt.Errorf("sqldb: creating table %q (%v): %w", s.table, s.dialect, s.timeoutErr(ctx, err))
 	}
 	return nil
 }
@@ -175,16 +213,23 @@ func (s *Store) createTable(ctx context.Context) error {
 // another key space.
 const lockClassDDL int32 = 0x50696344
 
-func (s *Store) prepare(ctx context.Context) error {
-	for _, p := range []struct {
+func (s *Store) stmts() []struct {
+	stmt **sql.Stmt
+	text string
+} {
+	return []struct {
 		stmt **sql.Stmt
 		text string
 	}{
-		{&s.get, s.q.get}, {&s.touch, s.q.touch}, {&s.bump, s.q.bump}, {&s.put, s.q.put}, {&s.setBounded, s.q.setBounded},
-		{&s.lock, s.q.lock}, {&s.initCount, s.q.initCount}, {&s.exists, s.q.exists}, {&s.victims, s.q.victims},
+		{&s.get, s.q.get}, {&s.put, s.q.put}, {&s.setBounded, s.q.setBounded}, {&s.touch, s.q.touch},
+		{&s.bump, s.q.bump}, {&s.lock, s.q.lock}, {&s.initCount, s.q.initCount}, {&s.victims, s.q.victims},
 		{&s.evict, s.q.evict}, {&s.setCount, s.q.setCount}, {&s.sweep, s.q.sweep},
 		{&s.forget, s.q.forget}, {&s.clear, s.q.clear}, {&s.count, s.q.count},
-	} {
+	}
+}
+
+func (s *Store) prepare(ctx context.Context) error {
+	for _, p := range s.stmts() {
 		if p.text == "" {
 			continue
 		}
@@ -194,7 +239,7 @@ func (s *Store) prepare(ctx context.Context) error {
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("sqldb: preparing a statement on table %q (%v): %w", s.table, s.dialect, err)
+			return fmt.Errorf("sqldb: preparing a statement on table %q (%v): %w", s.table, s.dialect, s.timeoutErr(ctx, err))
 		}
 	}
 	return nil
@@ -202,9 +247,9 @@ func (s *Store) prepare(ctx context.Context) error {
 
 func (s *Store) closeStmts() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{s.get, s.touch, s.bump, s.put, s.setBounded, s.lock, s.initCount, s.exists, s.victims, s.evict, s.setCount, s.sweep, s.forget, s.clear, s.count} {
-		if st != nil {
-			errs = append(errs, st.Close())
+	for _, p := range s.stmts() {
+		if *p.stmt != nil {
+			errs = append(errs, (*p.stmt).Close())
 		}
 	}
 	return errors.Join(errs...)
@@ -234,16 +279,71 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 // Table returns the name of the Store's table.
 func (s *Store) Table() string { return s.table }
 
-// hashes returns the row identity of key in fn.
-func hashes(fn string, key []byte) (fh, kh []byte) {
-	f := sha256.Sum256([]byte(fn))
-	k := sha256.Sum256(key)
-	return f[:], k[:]
+// spaceKey identifies a Space: the runtime asks once per function, tests
+// far more often.
+type spaceKey struct {
+	name string
+	lim  runtime.Limits
 }
 
-func fnHash(fn string) []byte {
-	f := sha256.Sum256([]byte(fn))
-	return f[:]
+// fnState is what the Spaces of one function name share: the name's hash
+// and the hits of its bounded Spaces not yet applied. It is safe for
+// concurrent use.
+type fnState struct {
+	fh    []byte
+	fhArg any // fh, boxed once, so that a hit's arguments cost one less allocation
+
+	touches storekit.Touches
+	// turn holds a token while its holder applies touches (a bounded Set,
+	// a flush): taking them and applying them one holder at a time keeps
+	// their order, and makes a Set's eviction see every hit taken before
+	// it. Sets wait for their turn (within their bound), hits never do.
+	turn chan struct{}
+}
+
+// wait takes fn's turn, or fails when ctx ends first.
+func (fn *fnState) wait(ctx context.Context) error {
+	select {
+	case fn.turn <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for this process's other Set or flush of the function: %w", ctx.Err())
+	}
+}
+
+func (fn *fnState) done() { <-fn.turn }
+
+// Space implements runtime.Store. It does not reach the database: the
+// table was made by Open or New, and a function's count row is made by its
+// first bounded Set.
+func (s *Store) Space(ctx context.Context, ns runtime.Namespace) (runtime.Space, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	k := spaceKey{ns.Name, ns.Limits}
+	if sp := s.spaces[k]; sp != nil {
+		return sp, nil
+	}
+	fn := s.fns[ns.Name]
+	if fn == nil {
+		h := sha256.Sum256([]byte(ns.Name))
+		fn = &fnState{fh: h[:], turn: make(chan struct{}, 1)}
+		fn.fhArg = fn.fh
+		s.fns[ns.Name] = fn
+	}
+	sp := &space{s: s, fn: fn, lim: ns.Limits}
+	s.spaces[k] = sp
+	return sp, nil
+}
+
+// space is a runtime.Space of a Store: one function's entries, with the
+// limits it was asked with. It is safe for concurrent use.
+type space struct {
+	s   *Store
+	fn  *fnState
+	lim runtime.Limits
 }
 
 // nonNil turns a nil slice into an empty one: database/sql sends nil as
@@ -266,43 +366,54 @@ func expiry(t int64, lim runtime.Limits) int64 {
 	return t + int64(lim.TTL)
 }
 
-// Get returns the live value of key in fn. When lim.MaxSize is positive
-// it also makes the entry fn's most recently used: in PostgreSQL and
-// SQLite in the same statement as the read; in MySQL in a second statement
-// right after it (an entry evicted in between is still returned: it was
-// live when read).
-func (s *Store) Get(ctx context.Context, fn string, key []byte, lim runtime.Limits) ([]byte, bool, error) {
+// Get implements runtime.Space: one SELECT. For a bounded function a hit
+// is recorded in the process, to be applied later (see Store).
+func (sp *space) Get(ctx context.Context, key []byte) ([]byte, bool, error) {
+	s := sp.s
 	if s.closed.Load() {
 		return nil, false, errClosed
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	fh, kh := hashes(fn, key)
-	key = nonNil(key)
-	t := now()
+	kh := sha256.Sum256(key)
+	k := nonNil(key)
 	var v []byte
-	var err error
-	switch {
-	case lim.MaxSize <= 0:
-		err = s.retry(ctx, func() error { return s.get.QueryRowContext(ctx, fh, kh, key, t).Scan(&v) })
-	case s.dialect == MySQL:
-		err = s.retry(ctx, func() error { return s.get.QueryRowContext(ctx, fh, kh, key, t).Scan(&v) })
-		if err == nil {
-			err = s.retry(ctx, func() error {
-				_, err := s.bump.ExecContext(ctx, fh, kh, key)
-				return err
-			})
-		}
-	default:
-		err = s.retry(ctx, func() error { return s.touch.QueryRowContext(ctx, fh, kh, key, t).Scan(&v) })
-	}
+	var exp int64
+	err := s.retry(ctx, func() error { return s.get.QueryRowContext(ctx, sp.fn.fhArg, kh[:], k).Scan(&v, &exp) })
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("sqldb: get: %w", s.timeoutErr(ctx, err))
 	}
+	if exp <= now() {
+		return nil, false, nil
+	}
+	if sp.lim.MaxSize > 0 {
+		sp.touched(ctx, key)
+	}
 	return nonNil(v), true, nil
+}
+
+// touched records a hit of key. When that fills the batch, the hit
+// applies it, unless a Set or a flush of the function is applying hits
+// at the time: the flusher then takes the batch.
+func (sp *space) touched(ctx context.Context, key []byte) {
+	fn := sp.fn
+	if !fn.touches.Add(key) {
+		sp.s.flusher.Kick()
+		return
+	}
+	select {
+	case fn.turn <- struct{}{}:
+	default:
+		sp.s.flusher.Kick()
+		return
+	}
+	defer fn.done()
+	if sp.s.applyLocked(ctx, fn) != nil {
+		sp.s.flusher.Kick() // the hits were put back
+	}
 }
 
 // bound applies the Store's operation timeout to ctx.
@@ -318,46 +429,43 @@ func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc)
 // functions drop theirs on every Set, with the eviction.)
 const sweepEvery = 64
 
-// Set stores value under key in fn as its most recently used entry, then,
-// when lim.MaxSize is positive, deletes fn's least recently used entries
-// beyond lim.MaxSize. A bounded Set runs in one transaction that holds
-// the lock of fn's count row (a row lock in PostgreSQL, taken by the
-// NAME_set function so that the whole Set is one round trip; a row lock
-// in MySQL; SQLite's write lock) and keeps the count, so concurrent Sets
-// from any process never leave more than lim.MaxSize entries, and the
-// eviction reads only the rows it deletes.
-func (s *Store) Set(ctx context.Context, fn string, key, value []byte, lim runtime.Limits) error {
+// Set implements runtime.Space. A bounded Set (MaxSize > 0) runs in one
+// transaction that holds the lock of the function's count row (a row
+// lock, taken in PostgreSQL by the NAME_set2 function so that the whole
+// Set is one round trip) and keeps the count: it applies the hits this
+// process recorded, upserts, then deletes the least recently used entries
+// beyond MaxSize. So concurrent Sets from any process never leave more
+// than MaxSize entries, the eviction sees every hit this process made
+// before it, and it reads only the rows it deletes.
+func (sp *space) Set(ctx context.Context, key, value []byte) error {
+	s := sp.s
 	if s.closed.Load() {
 		return errClosed
 	}
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	if lim.MaxSize == 0 {
+	if sp.lim.MaxSize == 0 {
 		return nil
 	}
-	fh, kh := hashes(fn, key)
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	kh := sha256.Sum256(key)
 	key, value = nonNil(key), nonNil(value)
 	t := now()
-	exp := expiry(t, lim)
+	exp := expiry(t, sp.lim)
+	fh := sp.fn.fh
 	var err error
-	if lim.MaxSize < 0 {
+	if sp.lim.MaxSize < 0 {
 		err = s.retry(ctx, func() error {
-			_, err := s.put.ExecContext(ctx, fh, kh, key, value, exp)
+			_, err := s.put.ExecContext(ctx, fh, kh[:], key, value, exp)
 			return err
 		})
-		if err == nil && lim.TTL > 0 && s.sets.Add(1)%sweepEvery == 0 {
+		if err == nil && sp.lim.TTL > 0 && s.sets.Add(1)%sweepEvery == 0 {
 			err = s.retry(ctx, func() error {
 				_, err := s.sweep.ExecContext(ctx, fh, t)
 				return err
 			})
 		}
-	} else if s.dialect == Postgres {
-		err = s.retry(ctx, func() error {
-			_, err := s.setBounded.ExecContext(ctx, fh, kh, key, value, exp, lim.MaxSize)
-			return err
-		})
 	} else {
-		err = s.retry(ctx, func() error { return s.setBoundedTx(ctx, fh, kh, key, value, exp, lim.MaxSize) })
+		err = s.setBoundedFn(ctx, sp.fn, kh[:], key, value, exp, sp.lim.MaxSize)
 	}
 	if err != nil {
 		return fmt.Errorf("sqldb: set: %w", s.timeoutErr(ctx, err))
@@ -365,9 +473,46 @@ func (s *Store) Set(ctx context.Context, fn string, key, value []byte, lim runti
 	return nil
 }
 
-// setBoundedTx is a bounded Set in MySQL and SQLite: the same steps as
-// PostgreSQL's NAME_set function.
-func (s *Store) setBoundedTx(ctx context.Context, fh, kh, key, value []byte, exp, maxSize int64) error {
+// setBoundedFn is a bounded Set of fn that carries fn's pending hits; if
+// it fails they are put back.
+func (s *Store) setBoundedFn(ctx context.Context, fn *fnState, kh, key, value []byte, exp, maxSize int64) error {
+	if err := fn.wait(ctx); err != nil {
+		return err
+	}
+	defer fn.done()
+	keys := fn.touches.Take()
+	khs := keyHashes(keys)
+	var err error
+	if s.dialect == Postgres {
+		touched := pgArray(khs)
+		err = s.retry(ctx, func() error {
+			_, err := s.setBounded.ExecContext(ctx, fn.fh, kh, key, value, exp, maxSize, touched)
+			return err
+		})
+	} else {
+		err = s.retry(ctx, func() error { return s.setBoundedTx(ctx, fn.fh, khs, kh, key, value, exp, maxSize) })
+	}
+	if err != nil {
+		fn.touches.Put(keys)
+	}
+	return err
+}
+
+// keyHashes returns the row identities (kh) of keys, in order.
+func keyHashes(keys [][]byte) [][sha256.Size]byte {
+	if len(keys) == 0 {
+		return nil
+	}
+	khs := make([][sha256.Size]byte, len(keys))
+	for i, k := range keys {
+		khs[i] = sha256.Sum256(k)
+	}
+	return khs
+}
+
+// setBoundedTx is a bounded Set in MySQL: the same steps as PostgreSQL's
+// NAME_set2 function.
+func (s *Store) setBoundedTx(ctx context.Context, fh []byte, touched [][sha256.Size]byte, kh, key, value []byte, exp, maxSize int64) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -377,11 +522,7 @@ func (s *Store) setBoundedTx(ctx context.Context, fh, kh, key, value []byte, exp
 	var n int64
 	err = tx.StmtContext(ctx, s.lock).QueryRowContext(ctx, fh).Scan(&n)
 	if errors.Is(err, sql.ErrNoRows) {
-		args := []any{fh}
-		if s.dialect == MySQL {
-			args = append(args, fh)
-		}
-		if _, err := tx.StmtContext(ctx, s.initCount).ExecContext(ctx, args...); err != nil {
+		if _, err := tx.StmtContext(ctx, s.initCount).ExecContext(ctx, fh, fh); err != nil {
 			return err
 		}
 		err = tx.StmtContext(ctx, s.lock).QueryRowContext(ctx, fh).Scan(&n)
@@ -389,40 +530,24 @@ func (s *Store) setBoundedTx(ctx context.Context, fh, kh, key, value []byte, exp
 	if err != nil {
 		return err
 	}
-	n0 := n
-	inserted := false
-	if s.dialect == SQLite {
-		var present int64
-		if err := tx.StmtContext(ctx, s.exists).QueryRowContext(ctx, fh, kh).Scan(&present); err != nil {
-			return err
-		}
-		inserted = present == 0
+	if err := s.bumpTx(ctx, tx, fh, touched); err != nil {
+		return err
 	}
+	n0 := n
 	res, err := tx.StmtContext(ctx, s.put).ExecContext(ctx, fh, kh, key, value, exp)
 	if err != nil {
 		return err
 	}
-	if s.dialect == MySQL {
-		// 1 for a new row, 2 for an updated one.
-		affected, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		inserted = affected == 1
+	// 1 for a new row, 2 for an updated one.
+	affected, err := res.RowsAffected()
+	if err != nil {
+		return err
 	}
-	if inserted {
+	if affected == 1 {
 		n++
 	}
 	if n > maxSize {
-		var evicted int64
-		if s.dialect == MySQL {
-			evicted, err = s.evictMySQL(ctx, tx, fh, n-maxSize)
-		} else {
-			var res sql.Result
-			if res, err = tx.StmtContext(ctx, s.evict).ExecContext(ctx, fh, n-maxSize); err == nil {
-				evicted, err = res.RowsAffected()
-			}
-		}
+		evicted, err := s.evictMySQL(ctx, tx, fh, n-maxSize)
 		if err != nil {
 			return err
 		}
@@ -434,6 +559,38 @@ func (s *Store) setBoundedTx(ctx context.Context, fh, kh, key, value []byte, exp
 		}
 	}
 	return tx.Commit()
+}
+
+// bumpBatch is the most key hashes one MySQL bump statement names.
+const bumpBatch = 256
+
+// bumpTx makes the rows of the touched key hashes fn's most recently used,
+// in order, skipping those no longer stored (MySQL). The caller holds
+// fn's count-row lock in tx.
+func (s *Store) bumpTx(ctx context.Context, tx *sql.Tx, fh []byte, touched [][sha256.Size]byte) error {
+	for len(touched) > 0 {
+		batch := touched[:min(len(touched), bumpBatch)]
+		touched = touched[len(batch):]
+		if len(batch) == 1 {
+			if _, err := tx.StmtContext(ctx, s.bump).ExecContext(ctx, fh, batch[0][:]); err != nil {
+				return err
+			}
+			continue
+		}
+		args := make([]any, 0, 1+2*len(batch))
+		args = append(args, fh)
+		for i := range batch {
+			args = append(args, batch[i][:])
+		}
+		for i := range batch {
+			args = append(args, batch[i][:])
+		}
+		// Only placeholders are added to the SQL text.
+		if _, err := tx.ExecContext(ctx, bumpsMySQL(s.table, len(batch)), args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // evictMySQL deletes fn's count least recently used rows and reports how
@@ -489,15 +646,108 @@ func (s *Store) evictMySQL(ctx context.Context, tx *sql.Tx, fh []byte, count int
 	return evicted, nil
 }
 
-// Clear deletes every entry of fn and its count row, in one transaction:
-// deleting the count row first waits for, then excludes, fn's bounded Sets.
-func (s *Store) Clear(ctx context.Context, fn string) error {
+// applyLocked applies fn's pending hits in one transaction, under fn's
+// count-row lock; the caller holds fn's turn. If it fails they are put
+// back.
+func (s *Store) applyLocked(ctx context.Context, fn *fnState) error {
+	keys := fn.touches.Take()
+	if keys == nil {
+		return nil
+	}
+	khs := keyHashes(keys)
+	var err error
+	if s.dialect == Postgres {
+		touched := pgArray(khs)
+		err = s.retry(ctx, func() error {
+			_, err := s.touch.ExecContext(ctx, fn.fh, touched)
+			return err
+		})
+	} else {
+		err = s.retry(ctx, func() error { return s.touchTx(ctx, fn.fh, khs) })
+	}
+	if err != nil {
+		fn.touches.Put(keys)
+	}
+	return err
+}
+
+// touchTx applies hits in MySQL: the count-row lock, then the bumps. A
+// function without a count row has no bounded Set yet; the lock's read
+// then holds the gap where the row would go, which keeps a first Set
+// out just as well.
+func (s *Store) touchTx(ctx context.Context, fh []byte, touched [][sha256.Size]byte) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var n int64
+	if err := tx.StmtContext(ctx, s.lock).QueryRowContext(ctx, fh).Scan(&n); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	if err := s.bumpTx(ctx, tx, fh, touched); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// flush applies the pending hits of every function of the Store, within
+// ctx.
+func (s *Store) flush(ctx context.Context) error {
+	s.mu.Lock()
+	fns := make([]*fnState, 0, len(s.fns))
+	for _, fn := range s.fns {
+		fns = append(fns, fn)
+	}
+	s.mu.Unlock()
+	var errs []error
+	for _, fn := range fns {
+		if fn.touches.Len() == 0 {
+			continue
+		}
+		if err := fn.wait(ctx); err != nil {
+			errs = append(errs, err)
+			break // ctx ended: so would every other wait
+		}
+		err := s.applyLocked(ctx, fn)
+		fn.done()
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return s.timeoutErr(ctx, err)
+	}
+	return nil
+}
+
+// Flush implements runtime.Flusher: it applies the hits of bounded
+// functions recorded so far, within the Store's bound.
+func (s *Store) Flush(ctx context.Context) error {
 	if s.closed.Load() {
 		return errClosed
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	fh := fnHash(fn)
+	if err := s.flush(ctx); err != nil {
+		return fmt.Errorf("sqldb: flush: %w", err)
+	}
+	return nil
+}
+
+// Clear implements runtime.Space: it deletes every entry of the function
+// and its count row, in one transaction (deleting the count row first
+// waits for, then excludes, the function's bounded Sets), and drops the
+// hits this process has not applied.
+func (sp *space) Clear(ctx context.Context) error {
+	s := sp.s
+	if s.closed.Load() {
+		return errClosed
+	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	sp.fn.touches.Take()
+	fh := sp.fn.fh
 	err := s.retry(ctx, func() error {
 		tx, err := s.db.BeginTx(ctx, nil)
 		if err != nil {
@@ -518,34 +768,52 @@ func (s *Store) Clear(ctx context.Context, fn string) error {
 	return nil
 }
 
-// Len reports how many live entries fn holds.
-func (s *Store) Len(ctx context.Context, fn string) (int64, error) {
+// Len implements runtime.Space.
+func (sp *space) Len(ctx context.Context) (int64, error) {
+	s := sp.s
 	if s.closed.Load() {
 		return 0, errClosed
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	fh := fnHash(fn)
 	var n int64
-	err := s.retry(ctx, func() error { return s.count.QueryRowContext(ctx, fh, now()).Scan(&n) })
+	err := s.retry(ctx, func() error { return s.count.QueryRowContext(ctx, sp.fn.fhArg, now()).Scan(&n) })
 	if err != nil {
 		return 0, fmt.Errorf("sqldb: len: %w", s.timeoutErr(ctx, err))
 	}
 	return n, nil
 }
 
-// Close releases the prepared statements and, when the Store was made by
-// Open, the database. A database passed to New stays open. Calls after
-// Close fail; Close is idempotent.
+// Close implements runtime.Store: it stops the flusher, applies the hits
+// still pending, within the Store's bound, then releases the prepared
+// statements and, when the Store was made by Open, the database. A
+// database passed to New stays open. Calls after Close fail with an error
+// that is runtime.ErrClosed; Close is idempotent.
 func (s *Store) Close() error {
-	if s.closed.Swap(true) {
+	s.mu.Lock()
+	if s.closed.Load() {
+		s.mu.Unlock()
 		return nil
 	}
-	err := s.closeStmts()
-	if s.ownsDB {
-		err = errors.Join(err, s.db.Close())
+	s.closed.Store(true)
+	s.mu.Unlock()
+	s.stopBG() // a flush in progress gives up; its hits are put back
+	s.flusher.Close()
+	ctx, cancel := s.bound(context.Background())
+	var errs []error
+	if err := s.flush(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("sqldb: close: applying the recency of hits: %w", err))
 	}
-	return err
+	cancel()
+	if err := s.closeStmts(); err != nil {
+		errs = append(errs, fmt.Errorf("sqldb: close: %w", err))
+	}
+	if s.ownsDB {
+		if err := s.db.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("sqldb: close: %w", err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Transient failures are retried this many times in all, with a growing,
@@ -553,11 +821,11 @@ func (s *Store) Close() error {
 const maxAttempts = 10
 
 // retry runs op until it succeeds, fails for a reason other than lock
-// contention, or has run maxAttempts times.
+// contention (storekit.Transient), or has run maxAttempts times.
 func (s *Store) retry(ctx context.Context, op func() error) error {
 	for attempt := 1; ; attempt++ {
 		err := op()
-		if err == nil || attempt == maxAttempts || !transient(err) || ctx.Err() != nil {
+		if err == nil || attempt == maxAttempts || !storekit.Transient(err) || ctx.Err() != nil {
 			return err
 		}
 		s.retries.Add(1)
@@ -586,40 +854,6 @@ func jitter(n uint64) uint64 {
 	x ^= x >> 27
 	return x % n
 }
-
-// transient reports whether err is a deadlock, a serialization failure or
-// a busy database: worth running the statement or transaction again. The
-// package imports no driver, so it recognises their errors by method or,
-// for go-sql-driver/mysql (whose MySQLError has only fields), by message.
-func transient(err error) bool {
-	var pg interface{ SQLState() string } // pgx's *pgconn.PgError, lib/pq's *pq.Error
-	if errors.As(err, &pg) {
-		switch pg.SQLState() {
-		case "40001", "40P01", "55P03": // serialization_failure, deadlock_detected, lock_not_available
-			return true
-		}
-		return false
-	}
-	var lite interface{ Code() int } // modernc.org/sqlite's *sqlite.Error
-	if errors.As(err, &lite) {
-		switch lite.Code() & 0xff {
-		case 5, 6: // SQLITE_BUSY, SQLITE_LOCKED
-			return true
-		}
-		return false
-	}
-	msg := err.Error()
-	for _, m := range mysqlTransient {
-		if len(msg) >= len(m) && msg[:len(m)] == m {
-			return true
-		}
-	}
-	return false
-}
-
-// mysqlTransient are the prefixes of go-sql-driver/mysql's messages for
-// ER_LOCK_DEADLOCK and ER_LOCK_WAIT_TIMEOUT ("Error %d (%s): %s").
-var mysqlTransient = []string{"Error 1213", "Error 1205"}
 
 func init() {
 	for _, scheme := range []string{"postgres", "postgresql", "mysql"} {

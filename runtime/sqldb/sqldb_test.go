@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
-	"path/filepath"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -14,7 +15,6 @@ import (
 
 	_ "github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
-	_ "modernc.org/sqlite"
 
 	"github.com/picocache/picocache/internal/testenv"
 	"github.com/picocache/picocache/runtime"
@@ -28,11 +28,9 @@ var ctx = context.Background()
 type server struct {
 	name    string
 	dialect sqldb.Dialect
-	// url returns the URL of the database; for SQLite a file in a fresh
-	// temporary directory.
+	// url returns the URL of the database.
 	url func(t testing.TB) string
-	// what names the service in skip messages; empty for SQLite, which is
-	// always there.
+	// what names the service in skip messages.
 	what string
 }
 
@@ -47,7 +45,6 @@ func myURL() string {
 var servers = []server{
 	{"postgres", sqldb.Postgres, func(testing.TB) string { return pgURL() }, "PostgreSQL at " + pgURL()},
 	{"mysql", sqldb.MySQL, func(testing.TB) string { return myURL() }, "MySQL/MariaDB at " + myURL()},
-	{"sqlite", sqldb.SQLite, func(t testing.TB) string { return "sqlite:" + filepath.Join(t.TempDir(), "cache.db") }, ""},
 }
 
 // open opens a Store on srv, skipping (or failing, when services are
@@ -59,13 +56,95 @@ func (srv server) open(t testing.TB, url string, opts ...sqldb.Option) *sqldb.St
 	defer cancel()
 	s, err := sqldb.Open(c, url, opts...)
 	if err != nil {
-		if srv.what != "" {
-			testenv.Unavailable(t, srv.what, err)
-		}
-		t.Fatal(err)
+		testenv.Unavailable(t, srv.what, err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// withParam adds a query parameter to a URL.
+func withParam(url, param string) string {
+	if strings.Contains(url, "?") {
+		return url + "&" + param
+	}
+	return url + "?" + param
+}
+
+// space returns fn's space in s with lim.
+func space(t testing.TB, s runtime.Store, fn string, lim runtime.Limits) runtime.Space {
+	t.Helper()
+	sp, err := s.Space(ctx, runtime.Namespace{Name: fn, Limits: lim})
+	if err != nil {
+		t.Fatalf("Space(%q, %+v): %v", fn, lim, err)
+	}
+	return sp
+}
+
+var unbounded = runtime.Limits{MaxSize: runtime.Unbounded}
+
+// clearFn empties fn in s when t ends.
+func clearFn(t testing.TB, s runtime.Store, fn string) {
+	t.Cleanup(func() {
+		if sp, err := s.Space(ctx, runtime.Namespace{Name: fn, Limits: unbounded}); err == nil {
+			sp.Clear(ctx)
+		}
+	})
+}
+
+func mustSet(t testing.TB, sp runtime.Space, key, value string) {
+	t.Helper()
+	if err := sp.Set(ctx, []byte(key), []byte(value)); err != nil {
+		t.Fatalf("Set(%q): %v", key, err)
+	}
+}
+
+// get returns the value of key in sp, or "<absent>".
+func get(t testing.TB, sp runtime.Space, key string) string {
+	t.Helper()
+	v, ok, err := sp.Get(ctx, []byte(key))
+	if err != nil {
+		t.Fatalf("Get(%q): %v", key, err)
+	}
+	if !ok {
+		return "<absent>"
+	}
+	return string(v)
+}
+
+func wantLen(t testing.TB, sp runtime.Space, want int64) {
+	t.Helper()
+	if n, err := sp.Len(ctx); err != nil || n != want {
+		t.Errorf("Len = %d, %v; want %d", n, err, want)
+	}
+}
+
+// q writes a statement of srv's dialect: $n placeholders become ? in
+// MySQL, and "quoted" identifiers `quoted`.
+func (srv server) q(query string) string {
+	if srv.dialect != sqldb.MySQL {
+		return query
+	}
+	var b strings.Builder
+	for i := 0; i < len(query); i++ {
+		switch c := query[i]; {
+		case c == '"':
+			b.WriteByte('`')
+		case c == '$':
+			b.WriteByte('?')
+			for i+1 < len(query) && '0' <= query[i+1] && query[i+1] <= '9' {
+				i++
+			}
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// fnHash is the fh column of fn's rows.
+func fnHash(fn string) []byte {
+	h := sha256.Sum256([]byte(fn))
+	return h[:]
 }
 
 func randomName(prefix string) string {
@@ -79,13 +158,12 @@ func dropTable(t testing.TB, s *sqldb.Store) {
 	t.Helper()
 	db, name := s.DB(), s.Table()
 	var stmts []string
-	switch s.Dialect() {
-	case sqldb.Postgres:
-		stmts = []string{`DROP TABLE IF EXISTS "` + name + `"`, `DROP SEQUENCE IF EXISTS "` + name + `_used"`, `DROP FUNCTION IF EXISTS "` + name + `_set"`, `DROP TABLE IF EXISTS "` + name + `_count"`}
-	case sqldb.MySQL:
+	if s.Dialect() == sqldb.Postgres {
+		stmts = []string{`DROP TABLE IF EXISTS "` + name + `"`, `DROP SEQUENCE IF EXISTS "` + name + `_used"`,
+			`DROP FUNCTION IF EXISTS "` + name + `_set"`, `DROP FUNCTION IF EXISTS "` + name + `_set2"`,
+			`DROP FUNCTION IF EXISTS "` + name + `_touch"`, `DROP TABLE IF EXISTS "` + name + `_count"`}
+	} else {
 		stmts = []string{"DROP TABLE IF EXISTS `" + name + "`", "DROP TABLE IF EXISTS `" + name + "_count`"}
-	default:
-		stmts = []string{`DROP TABLE IF EXISTS "` + name + `"`, `DROP TABLE IF EXISTS "` + name + `_count"`}
 	}
 	for _, q := range stmts {
 		if _, err := db.ExecContext(ctx, q); err != nil {
@@ -110,7 +188,7 @@ func TestConformance(t *testing.T) {
 // TestOpenURL checks that importing the package registers its schemes
 // with the runtime, for PICOCACHE_URL.
 func TestOpenURL(t *testing.T) {
-	for _, srv := range servers[:2] {
+	for _, srv := range servers {
 		t.Run(srv.name, func(t *testing.T) {
 			srv.open(t, srv.url(t))
 			s, err := runtime.OpenURL(ctx, srv.url(t))
@@ -168,13 +246,9 @@ func TestCreateTableConcurrently(t *testing.T) {
 			fn := randomName("fn")
 			lim := runtime.Limits{MaxSize: 2}
 			for i, s := range stores {
-				if err := s.Set(ctx, fn, []byte{byte(i)}, []byte("v"), lim); err != nil {
-					t.Fatal(err)
-				}
+				mustSet(t, space(t, s, fn, lim), string(rune('a'+i)), "v")
 			}
-			if n, err := stores[0].Len(ctx, fn); err != nil || n != 2 {
-				t.Errorf("Len = %d, %v; want 2", n, err)
-			}
+			wantLen(t, space(t, stores[0], fn, lim), 2)
 		})
 	}
 }
@@ -186,29 +260,21 @@ func TestTable(t *testing.T) {
 		t.Run(srv.name, func(t *testing.T) {
 			url := srv.url(t)
 			table := randomName("pc_table_")
-			sep := "?"
-			if strings.Contains(url, "?") {
-				sep = "&"
-			}
-			a := srv.open(t, url+sep+"table="+table)
+			a := srv.open(t, withParam(url, "table="+table))
 			defer dropTable(t, a)
 			if a.Table() != table {
 				t.Fatalf("Table() = %q, want %q", a.Table(), table)
 			}
 			b := srv.open(t, url) // the default table
 			fn := randomName("fn")
-			defer b.Clear(ctx, fn)
-			if err := a.Set(ctx, fn, []byte("k"), []byte("in a"), runtime.Limits{MaxSize: 3}); err != nil {
-				t.Fatal(err)
-			}
-			if _, ok, err := b.Get(ctx, fn, []byte("k"), runtime.Limits{MaxSize: 3}); err != nil || ok {
-				t.Errorf("the default table sees another table's entry: ok=%v err=%v", ok, err)
+			clearFn(t, b, fn)
+			lim := runtime.Limits{MaxSize: 3}
+			mustSet(t, space(t, a, fn, lim), "k", "in a")
+			if v := get(t, space(t, b, fn, lim), "k"); v != "<absent>" {
+				t.Errorf("the default table sees another table's entry: %q", v)
 			}
 			var n int
-			q := `SELECT COUNT(*) FROM "` + table + `"`
-			if srv.dialect == sqldb.MySQL {
-				q = "SELECT COUNT(*) FROM `" + table + "`"
-			}
+			q := srv.q(`SELECT COUNT(*) FROM "` + table + `"`)
 			if err := a.DB().QueryRowContext(ctx, q).Scan(&n); err != nil || n != 1 {
 				t.Errorf("%s = %d, %v; want 1", q, n, err)
 			}
@@ -216,29 +282,63 @@ func TestTable(t *testing.T) {
 	}
 }
 
+// TestTableNameValidation checks that New rejects a bad table name, or
+// dialect, before it reaches the database (storekit's tests check the
+// names accepted; TestLongTableName a name of the longest length on each
+// server).
 func TestTableNameValidation(t *testing.T) {
-	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "x.db"))
+	db, err := sql.Open("pgx", "postgres://nobody@127.0.0.1:1/none?connect_timeout=1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 	bad := []string{"", "1abc", "a-b", "a b", `a"b`, "a`b", "x;DROP TABLE y", "é", strings.Repeat("a", 49), "a.b"}
 	for _, name := range bad {
-		if s, err := sqldb.New(ctx, db, sqldb.SQLite, sqldb.WithTable(name)); err == nil {
+		for _, d := range []sqldb.Dialect{sqldb.Postgres, sqldb.MySQL} {
+			s, err := sqldb.New(ctx, db, d, sqldb.WithTable(name))
+			if err == nil {
+				s.Close()
+				t.Fatalf("%v: WithTable(%q) accepted", d, name)
+			}
+			if !strings.Contains(err.Error(), "not a plain identifier") || strings.Count(err.Error(), "sqldb:") != 1 {
+				t.Errorf("%v: WithTable(%q): %v", d, name, err)
+			}
+		}
+	}
+	for _, d := range []sqldb.Dialect{0, 3, 42} { // 3 was sqldb.SQLite
+		if s, err := sqldb.New(ctx, db, d); err == nil {
 			s.Close()
-			t.Errorf("WithTable(%q) accepted", name)
+			t.Errorf("New with dialect %v: no error", d)
+		} else if !strings.Contains(err.Error(), "unknown dialect") {
+			t.Errorf("New with dialect %v: %v", d, err)
 		}
 	}
-	for _, name := range []string{"a", "_x", "Cache_2", strings.Repeat("a", 48)} {
-		s, err := sqldb.New(ctx, db, sqldb.SQLite, sqldb.WithTable(name))
-		if err != nil {
-			t.Errorf("WithTable(%q): %v", name, err)
-			continue
-		}
-		s.Close()
-	}
-	if _, err := sqldb.New(ctx, db, sqldb.Dialect(42)); err == nil {
-		t.Error("New with an unknown dialect: no error")
+}
+
+// TestLongTableName uses a table name of the longest length WithTable
+// accepts: every object derived from it fits the server's identifier
+// limit, so nothing is truncated into another table's objects.
+func TestLongTableName(t *testing.T) {
+	for _, srv := range servers {
+		t.Run(srv.name, func(t *testing.T) {
+			table := randomName("pc_long_")
+			table += strings.Repeat("x", 48-len(table))
+			s := srv.open(t, srv.url(t), sqldb.WithTable(table))
+			t.Cleanup(func() { dropTable(t, s) })
+			fn := randomName("fn")
+			sp := space(t, s, fn, runtime.Limits{MaxSize: 2})
+			mustSet(t, sp, "a", "A")
+			mustSet(t, sp, "b", "B")
+			get(t, sp, "a")
+			if err := s.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			mustSet(t, sp, "c", "C")
+			if got := get(t, sp, "b"); got != "<absent>" {
+				t.Errorf("b = %q, want it evicted", got)
+			}
+			wantLen(t, sp, 2)
+		})
 	}
 }
 
@@ -249,28 +349,19 @@ func TestForeignRow(t *testing.T) {
 		t.Run(srv.name, func(t *testing.T) {
 			s := srv.open(t, srv.url(t))
 			fn := randomName("fn")
-			defer s.Clear(ctx, fn)
+			clearFn(t, s, fn)
 			for _, lim := range []runtime.Limits{{MaxSize: runtime.Unbounded}, {MaxSize: 5}} {
-				if err := s.Set(ctx, fn, []byte("real key"), []byte("v"), lim); err != nil {
-					t.Fatal(err)
-				}
-				q := `UPDATE "` + s.Table() + `" SET k = $1 WHERE k = $2`
-				switch srv.dialect {
-				case sqldb.MySQL:
-					q = "UPDATE `" + s.Table() + "` SET k = ? WHERE k = ?"
-				case sqldb.SQLite:
-					q = `UPDATE "` + s.Table() + `" SET k = ?1 WHERE k = ?2`
-				}
+				sp := space(t, s, fn, lim)
+				mustSet(t, sp, "real key", "v")
+				q := srv.q(`UPDATE "` + s.Table() + `" SET k = $1 WHERE k = $2`)
 				if _, err := s.DB().ExecContext(ctx, q, []byte("other key"), []byte("real key")); err != nil {
 					t.Fatal(err)
 				}
-				if v, ok, err := s.Get(ctx, fn, []byte("real key"), lim); err != nil || ok {
+				if v, ok, err := sp.Get(ctx, []byte("real key")); err != nil || ok {
 					t.Errorf("%+v: Get of a row whose stored key differs = %q, %v, %v; want a miss", lim, v, ok, err)
 				}
-				if err := s.Set(ctx, fn, []byte("real key"), []byte("v2"), lim); err != nil {
-					t.Fatal(err)
-				}
-				if v, ok, err := s.Get(ctx, fn, []byte("real key"), lim); err != nil || !ok || !bytes.Equal(v, []byte("v2")) {
+				mustSet(t, sp, "real key", "v2")
+				if v, ok, err := sp.Get(ctx, []byte("real key")); err != nil || !ok || !bytes.Equal(v, []byte("v2")) {
 					t.Errorf("%+v: after Set over it: Get = %q, %v, %v; want v2", lim, v, ok, err)
 				}
 			}
@@ -286,35 +377,20 @@ func TestExpiredRowsDeleted(t *testing.T) {
 		t.Run(srv.name, func(t *testing.T) {
 			s := srv.open(t, srv.url(t))
 			fn := randomName("fn")
-			defer s.Clear(ctx, fn)
-			short := runtime.Limits{MaxSize: 5, TTL: 50 * time.Millisecond}
+			clearFn(t, s, fn)
+			short := space(t, s, fn, runtime.Limits{MaxSize: 5, TTL: 50 * time.Millisecond})
 			for i := range 5 {
-				if err := s.Set(ctx, fn, []byte{byte(i)}, []byte("v"), short); err != nil {
-					t.Fatal(err)
-				}
+				mustSet(t, short, string(rune('0'+i)), "v")
 			}
 			time.Sleep(150 * time.Millisecond)
-			long := runtime.Limits{MaxSize: 5, TTL: time.Hour}
+			long := space(t, s, fn, runtime.Limits{MaxSize: 5, TTL: time.Hour})
 			for i := range 5 {
-				if err := s.Set(ctx, fn, []byte{'n', byte(i)}, []byte("v"), long); err != nil {
-					t.Fatal(err)
-				}
+				mustSet(t, long, "n"+string(rune('0'+i)), "v")
 			}
-			if n, err := s.Len(ctx, fn); err != nil || n != 5 {
-				t.Errorf("Len = %d, %v; want 5", n, err)
-			}
+			wantLen(t, long, 5)
 			var n int
-			q := `SELECT COUNT(*) FROM "` + s.Table() + `" WHERE k <> $1`
-			switch srv.dialect {
-			case sqldb.MySQL:
-				q = "SELECT COUNT(*) FROM `" + s.Table() + "` WHERE k IN (?, ?, ?, ?, ?)"
-			case sqldb.SQLite:
-				q = `SELECT COUNT(*) FROM "` + s.Table() + `" WHERE k IN (?, ?, ?, ?, ?)`
-			}
-			args := []any{[]byte{0}, []byte{1}, []byte{2}, []byte{3}, []byte{4}}
-			if srv.dialect == sqldb.Postgres {
-				q = `SELECT COUNT(*) FROM "` + s.Table() + `" WHERE k IN ($1, $2, $3, $4, $5)`
-			}
+			q := srv.q(`SELECT COUNT(*) FROM "` + s.Table() + `" WHERE fh = $1 AND k IN ($2, $3, $4, $5, $6)`)
+			args := []any{fnHash(fn), []byte("0"), []byte("1"), []byte("2"), []byte("3"), []byte("4")}
 			if err := s.DB().QueryRowContext(ctx, q, args...).Scan(&n); err != nil || n != 0 {
 				t.Errorf("expired rows left after a Set: %d, %v; want 0", n, err)
 			}
@@ -322,31 +398,40 @@ func TestExpiredRowsDeleted(t *testing.T) {
 	}
 }
 
-// TestNewKeepsDB checks that Close leaves a database passed to New open.
+// TestNewKeepsDB checks that Close leaves a database passed to New open,
+// and that every call after Close fails with runtime.ErrClosed.
 func TestNewKeepsDB(t *testing.T) {
-	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "x.db")+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	s, err := sqldb.New(ctx, db, sqldb.SQLite)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Errorf("second Close: %v", err)
-	}
-	if err := db.PingContext(ctx); err != nil {
-		t.Errorf("db after Store.Close: %v", err)
-	}
-	if _, err := s.Len(ctx, "fn"); err == nil {
-		t.Error("Len after Close: no error")
-	}
-	if err := s.Clear(ctx, "fn"); err == nil {
-		t.Error("Clear after Close: no error")
+	for _, srv := range servers {
+		t.Run(srv.name, func(t *testing.T) {
+			base := srv.open(t, srv.url(t))
+			s, err := sqldb.New(ctx, base.DB(), srv.dialect)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fn := randomName("fn")
+			clearFn(t, base, fn)
+			sp := space(t, s, fn, runtime.Limits{MaxSize: 5})
+			mustSet(t, sp, "k", "v")
+			get(t, sp, "k")
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Close(); err != nil {
+				t.Errorf("second Close: %v", err)
+			}
+			if err := base.DB().PingContext(ctx); err != nil {
+				t.Errorf("db after Store.Close: %v", err)
+			}
+			if _, err := sp.Len(ctx); !errors.Is(err, runtime.ErrClosed) {
+				t.Errorf("Len after Close: %v, want runtime.ErrClosed", err)
+			}
+			if err := s.Flush(ctx); !errors.Is(err, runtime.ErrClosed) {
+				t.Errorf("Flush after Close: %v, want runtime.ErrClosed", err)
+			}
+			if _, err := s.Space(ctx, runtime.Namespace{Name: fn, Limits: unbounded}); !errors.Is(err, runtime.ErrClosed) {
+				t.Errorf("Space after Close: %v, want runtime.ErrClosed", err)
+			}
+		})
 	}
 }
 
@@ -358,6 +443,7 @@ func TestOpenErrors(t *testing.T) {
 		"sqlite://host/x.db",
 		"mysql://a:b@host/db/x",
 		"postgres://localhost/x?table=bad-name",
+		"postgres://localhost/x?flush=soon",
 	} {
 		if s, err := sqldb.Open(ctx, url); err == nil {
 			s.Close()
@@ -373,11 +459,28 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
+// TestOpenSQLite checks that sqldb no longer opens SQLite, and says where
+// to go instead.
+func TestOpenSQLite(t *testing.T) {
+	for _, url := range []string{"sqlite:" + t.TempDir() + "/cache.db", "sqlite:///tmp/x.db?table=t"} {
+		s, err := sqldb.Open(ctx, url)
+		if err == nil {
+			s.Close()
+			t.Fatalf("Open(%q): no error", url)
+		}
+		for _, want := range []string{"runtime/sqlite", "sqlite.Open", "runtime.OpenURL"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("Open(%q) = %v: want it to mention %s", url, err, want)
+			}
+		}
+	}
+}
+
 // TestTimeoutBoundsABlockedOperation holds an exclusive lock on the
 // store's count table from another session, as a stuck peer would: a
 // bounded Set must give up after the store's timeout, not wait with it.
 func TestTimeoutBoundsABlockedOperation(t *testing.T) {
-	for _, srv := range servers[:2] { // the network databases; SQLite has its busy timeout
+	for _, srv := range servers {
 		t.Run(srv.name, func(t *testing.T) {
 			table := randomName("pc_timeout_")
 			s := srv.open(t, srv.url(t), sqldb.WithTable(table), sqldb.WithTimeout(300*time.Millisecond))
@@ -398,9 +501,10 @@ func TestTimeoutBoundsABlockedOperation(t *testing.T) {
 					t.Fatalf("%s: %v", q, err)
 				}
 			}
+			sp := space(t, s, "fn", runtime.Limits{MaxSize: 10})
 			done := make(chan error, 1)
 			go func() {
-				done <- s.Set(ctx, "fn", []byte("k"), []byte("v"), runtime.Limits{MaxSize: 10})
+				done <- sp.Set(ctx, []byte("k"), []byte("v"))
 			}()
 			select {
 			case err := <-done:
@@ -414,7 +518,7 @@ func TestTimeoutBoundsABlockedOperation(t *testing.T) {
 				t.Fatal(err)
 			}
 			// The store works once the lock is gone.
-			if err := s.Set(ctx, "fn", []byte("k"), []byte("v"), runtime.Limits{MaxSize: 10}); err != nil {
+			if err := sp.Set(ctx, []byte("k"), []byte("v")); err != nil {
 				t.Errorf("Set after the lock was released: %v", err)
 			}
 		})

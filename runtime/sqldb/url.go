@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/picocache/picocache/internal/storekit"
 )
@@ -20,14 +21,17 @@ import (
 //	postgres://user:pass@host:5432/db?sslmode=disable   driver "pgx":    import _ "github.com/jackc/pgx/v5/stdlib"
 //	postgresql://...                                    (the same)
 //	mysql://user:pass@host:3306/db?tls=true             driver "mysql":  import _ "github.com/go-sql-driver/mysql"
-//	sqlite:relative/path.db, sqlite:/abs.db,
-//	sqlite:///abs.db                                    driver "sqlite": import _ "modernc.org/sqlite"
 //
-// The query parameter "table" names the table (see WithTable) and is not
-// passed on; opts apply after it. Every other query parameter goes to the
-// driver unchanged: pgx's (sslmode, pool_max_conns is not one: use DB),
-// go-sql-driver's DSN parameters (tls, timeout, charset, ...), or
-// modernc.org/sqlite's (_pragma, _txlock, ...).
+// SQLite is not this package's: a sqlite: URL is an error that points to
+// runtime/sqlite (sqlite.Open, or runtime.OpenURL with runtime/sqlite
+// imported).
+//
+// Two query parameters are the Store's and are not passed on: "table"
+// names the table (see WithTable) and "flush" the flush delay, as a
+// time.ParseDuration string such as 250ms (see WithFlushDelay); opts apply
+// after them. Every other query parameter goes to the driver unchanged:
+// pgx's (sslmode, pool_max_conns is not one: use DB) or go-sql-driver's
+// DSN parameters (tls, timeout, charset, ...).
 //
 // A postgres URL is handed to pgx as it is. A mysql URL becomes a
 // go-sql-driver DSN:
@@ -38,15 +42,12 @@ import (
 //	                                       ->  user@unix(/run/mysqld/mysqld.sock)/db
 //
 // (user and password are URL-decoded, so a password with '@' or '/' is
-// written %40 or %2F in the URL). A sqlite URL becomes a modernc.org/sqlite
-// file name with "_pragma=busy_timeout(10000)", "_pragma=journal_mode(WAL)",
-// "_pragma=synchronous(NORMAL)" and "_txlock=immediate" added unless the
-// URL sets them, so several processes can share the file.
+// written %40 or %2F in the URL).
 //
 // The Store owns the database it opened: Close closes it. Its pool keeps
 // up to 16 idle and 64 open connections; DB gives access to tune it.
 func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
-	d, dsn, table, err := parseURL(rawURL)
+	d, dsn, params, err := parseURL(rawURL)
 	if err != nil {
 		return nil, err
 	}
@@ -58,14 +59,16 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqldb: opening %s: %w", storekit.Redact(rawURL), err)
 	}
-	if d != SQLite {
-		db.SetMaxIdleConns(16)
-		db.SetMaxOpenConns(64)
+	db.SetMaxIdleConns(16)
+	db.SetMaxOpenConns(64)
+	var first []Option
+	if params.table != "" {
+		first = append(first, WithTable(params.table))
 	}
-	if table != "" {
-		opts = append([]Option{WithTable(table)}, opts...)
+	if params.flush > 0 {
+		first = append(first, WithFlushDelay(params.flush))
 	}
-	s, err := newStore(ctx, db, true, d, opts)
+	s, err := newStore(ctx, db, true, d, append(first, opts...))
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%w (URL %s)", err, storekit.Redact(rawURL))
@@ -73,61 +76,80 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 	return s, nil
 }
 
+// urlParams are the query parameters of a URL that are the Store's.
+type urlParams struct {
+	table string        // "" when absent
+	flush time.Duration // 0 when absent
+}
+
+// errSQLite is Open's answer to a sqlite: URL.
+const errSQLite = `sqldb: sqlite URLs are for runtime/sqlite, the SQLite store: open them with sqlite.Open, or with runtime.OpenURL and import _ "github.com/picocache/picocache/runtime/sqlite"`
+
 // parseURL returns the dialect of rawURL, the DSN its driver takes and the
-// table its query names, if any. Its errors name rawURL without its
+// Store's parameters its query holds. Its errors name rawURL without its
 // password; the DSN, which may hold the password, is in none of them.
-func parseURL(rawURL string) (d Dialect, dsn, table string, err error) {
+func parseURL(rawURL string) (d Dialect, dsn string, p urlParams, err error) {
 	u, err := storekit.ParseURL(rawURL)
 	if err != nil {
-		return 0, "", "", fmt.Errorf("sqldb: bad URL: %w", err)
-	}
-	query, table, err := takeTable(u.RawQuery)
-	if err != nil {
-		return 0, "", "", fmt.Errorf("sqldb: URL %s: %w", storekit.Redact(rawURL), err)
+		if scheme, _, ok := strings.Cut(rawURL, ":"); ok && strings.EqualFold(scheme, "sqlite") {
+			return 0, "", p, errors.New(errSQLite)
+		}
+		return 0, "", p, fmt.Errorf("sqldb: bad URL: %w", err)
 	}
 	switch strings.ToLower(u.Scheme) {
-	case "postgres", "postgresql":
-		u.RawQuery = query
-		return Postgres, u.String(), table, nil
-	case "mysql":
-		dsn, err := mysqlDSN(u, query)
-		if err != nil {
-			return 0, "", "", fmt.Errorf("sqldb: URL %s: %w", storekit.Redact(rawURL), err)
-		}
-		return MySQL, dsn, table, nil
+	case "postgres", "postgresql", "mysql":
 	case "sqlite":
-		dsn, err := sqliteDSN(u, query)
-		if err != nil {
-			return 0, "", "", fmt.Errorf("sqldb: URL %s: %w", storekit.Redact(rawURL), err)
-		}
-		return SQLite, dsn, table, nil
+		return 0, "", p, errors.New(errSQLite)
 	case "":
 		// u parsed, so u.Redacted is exact; storekit.Redact knows only
 		// scheme://user:password@ and would keep the password of
 		// "//user:password@host".
-		return 0, "", "", fmt.Errorf("sqldb: URL %s has no scheme; want postgres://, postgresql://, mysql:// or sqlite:", u.Redacted())
+		return 0, "", p, fmt.Errorf("sqldb: URL %s has no scheme; want postgres://, postgresql:// or mysql://", u.Redacted())
+	default:
+		return 0, "", p, fmt.Errorf("sqldb: URL scheme %q is not one of postgres, postgresql, mysql", u.Scheme)
 	}
-	return 0, "", "", fmt.Errorf("sqldb: URL scheme %q is not one of postgres, postgresql, mysql, sqlite", u.Scheme)
+	query, p, err := takeParams(u.RawQuery)
+	if err != nil {
+		return 0, "", p, fmt.Errorf("sqldb: URL %s: %w", storekit.Redact(rawURL), err)
+	}
+	if strings.EqualFold(u.Scheme, "mysql") {
+		dsn, err := mysqlDSN(u, query)
+		if err != nil {
+			return 0, "", p, fmt.Errorf("sqldb: URL %s: %w", storekit.Redact(rawURL), err)
+		}
+		return MySQL, dsn, p, nil
+	}
+	u.RawQuery = query
+	return Postgres, u.String(), p, nil
 }
 
-// takeTable removes the "table" parameter from a raw query, keeping the
-// others exactly as written, and returns it.
-func takeTable(rawQuery string) (rest, table string, err error) {
+// takeParams removes the Store's parameters (table, flush) from a raw
+// query, keeping the others exactly as written, and returns them.
+func takeParams(rawQuery string) (rest string, p urlParams, err error) {
 	if rawQuery == "" {
-		return "", "", nil
+		return "", p, nil
 	}
 	var keep []string
 	for _, part := range strings.Split(rawQuery, "&") {
 		k, v, _ := strings.Cut(part, "=")
-		if k != "table" {
+		switch k {
+		case "table":
+			if p.table, err = url.QueryUnescape(v); err != nil {
+				return "", p, fmt.Errorf("bad table parameter: %w", err)
+			}
+		case "flush":
+			s, err := url.QueryUnescape(v)
+			if err == nil {
+				p.flush, err = time.ParseDuration(s)
+			}
+			if err != nil || p.flush <= 0 {
+				return "", p, fmt.Errorf("bad flush parameter %q: want a positive duration such as 250ms or 2s", v)
+			}
+		default:
 			keep = append(keep, part)
-			continue
-		}
-		if table, err = url.QueryUnescape(v); err != nil {
-			return "", "", fmt.Errorf("bad table parameter: %w", err)
 		}
 	}
-	return strings.Join(keep, "&"), table, nil
+	return strings.Join(keep, "&"), p, nil
 }
 
 // mysqlDSN converts a mysql:// URL to go-sql-driver/mysql's DSN,
@@ -185,57 +207,4 @@ func dropParam(rawQuery, key string) string {
 		}
 	}
 	return strings.Join(keep, "&")
-}
-
-// sqliteDSN converts a sqlite URL, in runtime/sqlite's forms
-// (sqlite:relative.db, sqlite:/abs.db, sqlite:///abs.db), to a
-// modernc.org/sqlite file name with parameters.
-func sqliteDSN(u *url.URL, query string) (string, error) {
-	var path string
-	switch {
-	case u.Opaque != "": // sqlite:relative.db
-		path = u.Opaque
-		if p, err := url.PathUnescape(path); err == nil {
-			path = p
-		}
-	case u.Host != "":
-		return "", fmt.Errorf("sqlite URLs have no host (%q): write sqlite:relative.db, sqlite:/abs.db or sqlite:///abs.db", u.Host)
-	default: // sqlite:/abs.db, sqlite:///abs.db
-		path = u.Path
-	}
-	if path == "" {
-		return "", errors.New("no database file: write sqlite:relative.db, sqlite:/abs.db or sqlite:///abs.db")
-	}
-	if strings.ContainsRune(path, '?') {
-		return "", fmt.Errorf("database file name %q contains '?'", path)
-	}
-	params, err := url.ParseQuery(query)
-	if err != nil {
-		return "", fmt.Errorf("bad query: %w", err)
-	}
-	var set []string
-	for _, p := range params["_pragma"] {
-		name, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(p)), "(")
-		name, _, _ = strings.Cut(name, "=")
-		set = append(set, strings.TrimSpace(name))
-	}
-	add := func(param, pragma, value string) {
-		if !slices.Contains(set, pragma) && !params.Has("_"+pragma) {
-			query = joinQuery(query, param+"="+value)
-		}
-	}
-	add("_pragma", "busy_timeout", "busy_timeout%2810000%29")
-	add("_pragma", "journal_mode", "journal_mode%28WAL%29")
-	add("_pragma", "synchronous", "synchronous%28NORMAL%29")
-	if !params.Has("_txlock") {
-		query = joinQuery(query, "_txlock=immediate")
-	}
-	return path + "?" + query, nil
-}
-
-func joinQuery(q, part string) string {
-	if q == "" {
-		return part
-	}
-	return q + "&" + part
 }

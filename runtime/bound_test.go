@@ -291,3 +291,55 @@ func TestDefaultStoreRetriesInTheBackground(t *testing.T) {
 		t.Errorf("a call took %v around a background retry, want no wait", slowest)
 	}
 }
+
+// TestRecursionWithSameKey checks that a function calling itself with the
+// same arguments, passing its context on, panics with a RecursionError
+// instead of waiting for itself for ever; recursion with other arguments
+// works as before.
+func TestRecursionWithSameKey(t *testing.T) {
+	f := newFunc(t, 10)
+	f.Bind(runtime.NewMemory())
+	key := func(n int) []byte { return binary.BigEndian.AppendUint64(nil, uint64(n)) }
+	var fib func(ctx context.Context, n int) (int, error)
+	fib = func(ctx context.Context, n int) (int, error) {
+		return f.Do(ctx, key(n), func(ctx context.Context) (int, error) {
+			if n < 2 {
+				return n, nil
+			}
+			if n == 7 {
+				return fib(ctx, 7) // itself, same key
+			}
+			a, _ := fib(ctx, n-1)
+			b, _ := fib(ctx, n-2)
+			return a + b, nil
+		})
+	}
+	if got, _ := fib(context.Background(), 6); got != 8 {
+		t.Fatalf("fib(6) = %d, want 8", got)
+	}
+	done := make(chan any, 1)
+	go func() {
+		defer func() { done <- recover() }()
+		fib(context.Background(), 9)
+	}()
+	select {
+	case p := <-done:
+		re, ok := p.(*runtime.RecursionError)
+		if !ok {
+			// The leader re-panics with the original value; a waiter gets
+			// a *PanicError holding it.
+			if pe, isPE := p.(*runtime.PanicError); isPE {
+				re, ok = pe.Value.(*runtime.RecursionError)
+			}
+		}
+		if !ok || re.Func != f.Namespace() {
+			t.Errorf("recovered %v (%T), want a *runtime.RecursionError naming %s", p, p, f.Namespace())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a call waiting for itself hung")
+	}
+	// Nothing stays blocked: the function works afterwards.
+	if got, _ := fib(context.Background(), 6); got != 8 {
+		t.Errorf("fib(6) after the recursion error = %d, want 8", got)
+	}
+}

@@ -1,5 +1,11 @@
 package runtime
-import ("testing";"hash/crc32";"encoding/binary")
+
+import (
+	"encoding/binary"
+	"hash/crc32"
+	"testing"
+)
+
 func TestEntryCRCMatchesLibrary(t *testing.T) {
 	for _, key := range [][]byte{nil, {}, []byte("k"), make([]byte, 200), []byte("\x00\xff key")} {
 		body := []byte("some body bytes")

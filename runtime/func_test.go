@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"log/slog"
 	goruntime "runtime"
 	"strings"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/picocache/picocache/internal/testenv"
 	"github.com/picocache/picocache/runtime"
 )
 
@@ -76,30 +76,7 @@ func (s failingSpace) Set(ctx context.Context, key, value []byte) error {
 }
 
 // captureLogs sends slog's default logger to a buffer for the test.
-func captureLogs(t *testing.T) *syncBuffer {
-	var buf syncBuffer
-	old := slog.Default()
-	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
-	t.Cleanup(func() { slog.SetDefault(old) })
-	return &buf
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+func captureLogs(t *testing.T) *testenv.Logs { return testenv.CaptureLogs(t) }
 
 func TestStoreFailureKeepsResultsCorrect(t *testing.T) {
 	logs := captureLogs(t)

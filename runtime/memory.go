@@ -132,21 +132,21 @@ func (v *memView) Len(ctx context.Context) (int64, error) {
 	return v.s.lenLocked(time.Now()), nil
 }
 
-// memSpace is one namespace's entries: maps in shards, read under each
-// shard's read lock, and an LRU list over all of them under mu. Hits of a
-// bounded function record their recency in readBufs, which the next
-// eviction decision applies first, in hit order.
+// memSpace is one namespace's entries: maps in shards by key, each with
+// its own lock, and an LRU list over all of them under mu. A hit of a
+// bounded function records its recency in its shard's buffer, under the
+// lock its lookup takes anyway; the next eviction decision applies every
+// buffer first, in hit order.
 //
-// Lock order: mu, then a shard's lock; a readBuf's lock is taken alone or
-// under mu. Every method ending in Locked expects mu held.
+// Lock order: mu, then a shard's lock. Every method ending in Locked
+// expects mu held.
 type memSpace struct {
 	owner *Memory
 
 	shards [stripes]memShard
 
-	// seq orders hits and Sets across readBufs.
-	seq  atomic.Uint64
-	bufs [stripes]readBuf
+	// seq orders hits across shards.
+	seq atomic.Uint64
 
 	mu   sync.Mutex
 	root memEntry // guarded by mu; sentinel: root.next is most recent
@@ -156,26 +156,21 @@ type memSpace struct {
 	order []*memEntry // guarded by mu
 }
 
-// memShard is a part of a memSpace's map. Entries with keys of exactly 8
-// bytes (one integer argument, the commonest key) are in items8, whose
-// uint64 hashing is several times cheaper than a string's.
+// memShard is a part of a memSpace's map, with the hits of its entries
+// whose recency is not applied yet. Entries with keys of exactly 8 bytes
+// (one integer argument, the commonest key) are in items8, whose uint64
+// hashing is several times cheaper than a string's.
 type memShard struct {
-	mu     sync.RWMutex
+	mu     sync.Mutex
 	items  map[string]*memEntry // guarded by mu
 	items8 map[uint64]*memEntry // guarded by mu
-	_      [24]byte
+	n      int                  // guarded by mu; hits buffered in t
+	t      [readBufLen]used     // guarded by mu
+	_      [48]byte
 }
 
-// readBuf holds hits whose recency is not applied yet.
-type readBuf struct {
-	mu sync.Mutex
-	n  int              // guarded by mu
-	t  [readBufLen]used // guarded by mu
-	_  [40]byte
-}
-
-// readBufLen is how many hits a readBuf holds; the hit that fills one
-// applies all of them.
+// readBufLen is how many hits a shard buffers; the hit that fills the
+// buffer applies every shard's.
 const readBufLen = 128
 
 type used struct {
@@ -216,32 +211,37 @@ func (s *memSpace) get(key []byte, touch bool) (any, bool, error) {
 	if s.owner.closed.Load() {
 		return nil, false, ErrClosed
 	}
-	i := stripe(key)
-	sh := &s.shards[i]
-	sh.mu.RLock()
+	sh := &s.shards[stripe(key)]
+	sh.mu.Lock()
 	e := sh.lookupLocked(key)
-	var val any
-	if e != nil {
-		val = e.val
-	}
-	sh.mu.RUnlock()
 	if e == nil || e.expires != 0 && time.Now().UnixNano() >= e.expires {
+		sh.mu.Unlock()
 		return nil, false, nil
 	}
-	if touch {
-		b := &s.bufs[i]
-		b.mu.Lock()
-		b.t[b.n] = used{e, s.seq.Add(1)}
-		b.n++
-		full := b.n == readBufLen
-		b.mu.Unlock()
-		if full {
-			s.mu.Lock()
-			s.applyLocked()
-			s.mu.Unlock()
-		}
+	val := e.val
+	if !touch {
+		sh.mu.Unlock()
+		return val, true, nil
+	}
+	for sh.n == readBufLen { // filled by another hit, not applied yet
+		sh.mu.Unlock()
+		s.apply()
+		sh.mu.Lock()
+	}
+	sh.t[sh.n] = used{e, s.seq.Add(1)}
+	sh.n++
+	full := sh.n == readBufLen
+	sh.mu.Unlock()
+	if full {
+		s.apply()
 	}
 	return val, true, nil
+}
+
+func (s *memSpace) apply() {
+	s.mu.Lock()
+	s.applyLocked()
+	s.mu.Unlock()
 }
 
 // applyLocked applies the recency of every buffered hit, oldest first.
@@ -251,13 +251,13 @@ func (s *memSpace) get(key []byte, touch bool) (any, bool, error) {
 // leaves a gap): placing each at seq-min orders them in linear time.
 func (s *memSpace) applyLocked() {
 	hits := s.hits[:0]
-	for i := range s.bufs {
-		b := &s.bufs[i]
-		b.mu.Lock()
-		hits = append(hits, b.t[:b.n]...)
-		clear(b.t[:b.n])
-		b.n = 0
-		b.mu.Unlock()
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		hits = append(hits, sh.t[:sh.n]...)
+		clear(sh.t[:sh.n])
+		sh.n = 0
+		sh.mu.Unlock()
 	}
 	if len(hits) == 0 {
 		return
@@ -369,23 +369,20 @@ func (s *memSpace) removeLocked(e *memEntry) {
 }
 
 func (s *memSpace) clearLocked() {
-	for i := range s.bufs {
-		b := &s.bufs[i]
-		b.mu.Lock()
-		clear(b.t[:b.n])
-		b.n = 0
-		b.mu.Unlock()
-	}
 	for e := s.root.next; e != &s.root; e = e.next {
 		e.gone = true
 	}
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		clear(sh.items)
-		clear(sh.items8)
+		// New maps, not clear: a cleared map keeps its buckets.
+		sh.items = make(map[string]*memEntry)
+		sh.items8 = make(map[uint64]*memEntry)
+		clear(sh.t[:sh.n])
+		sh.n = 0
 		sh.mu.Unlock()
 	}
+	s.hits, s.order = nil, nil
 	s.root.next, s.root.prev = &s.root, &s.root
 	s.n = 0
 }

@@ -2,6 +2,9 @@ package runtime_test
 
 import (
 	"context"
+	goruntime "runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/picocache/picocache/runtime"
@@ -44,4 +47,61 @@ func spaceOf(t testing.TB, s runtime.Store, f *runtime.Func[int]) runtime.Space 
 
 func TestByteStoreFunc(t *testing.T) {
 	storetest.RunFunc(t, func(t *testing.T) runtime.Store { return bytesOnly{runtime.NewMemory()} })
+}
+
+// TestMemoryGoesAway checks that after Bind(nil) and the store's Close,
+// nothing of 10^5 former entries stays on the heap.
+func TestMemoryGoesAway(t *testing.T) {
+	heap := func() int64 {
+		goruntime.GC()
+		goruntime.GC()
+		var ms goruntime.MemStats
+		goruntime.ReadMemStats(&ms)
+		return int64(ms.HeapAlloc)
+	}
+	f := newFunc(t, runtime.Unbounded)
+	before := heap()
+	mem := runtime.NewMemory()
+	f.Bind(mem)
+	var runs atomic.Int64
+	const n = 100_000
+	for i := range n {
+		call(f, &runs, i)
+	}
+	full := heap()
+	f.Bind(nil)
+	mem.Close()
+	after := heap()
+	t.Logf("heap: %d B before, %d B with %d entries (%.1f B each), %d B after Bind(nil) and Close", before, full, n, float64(full-before)/n, after)
+	if per := float64(after-before) / n; per > 2 {
+		t.Errorf("%.1f B per former entry stay on the heap after Bind(nil) and Close", per)
+	}
+	goruntime.KeepAlive(f)
+}
+
+// TestMemoryConcurrentHits hits a bounded function from many goroutines
+// at once, filling the recency buffers many times over, while others
+// store: every result is right, and the size stays within maxsize.
+func TestMemoryConcurrentHits(t *testing.T) {
+	f := newFunc(t, 50)
+	f.Bind(runtime.NewMemory())
+	var runs atomic.Int64
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 20000 {
+				n := (i*7 + g) % 64
+				if got := call(f, &runs, n); got != n*10 {
+					t.Errorf("f(%d) = %d", n, got)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if info, _ := f.Info(context.Background()); info.CurrSize > 50 || info.Hits+info.Misses != 8*20000 {
+		t.Errorf("Info = %+v: want currsize <= 50 and %d calls", info, 8*20000)
+	}
 }

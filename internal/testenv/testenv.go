@@ -3,7 +3,10 @@
 package testenv
 
 import (
+	"bytes"
+	"log/slog"
 	"os"
+	"sync"
 	"testing"
 )
 
@@ -27,4 +30,35 @@ func Env(key, def string) string {
 		return v
 	}
 	return def
+}
+
+// Logs is the text that log/slog's default logger wrote during a test. It
+// is safe for concurrent use.
+type Logs struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// CaptureLogs sends log/slog's default logger to a buffer for the rest of
+// the test, so that expected warnings (store failures) neither flood the
+// output nor go unchecked, and restores it when the test ends.
+func CaptureLogs(t testing.TB) *Logs {
+	l := new(Logs)
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(l, nil)))
+	t.Cleanup(func() { slog.SetDefault(old) })
+	return l
+}
+
+func (l *Logs) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// String returns what was logged so far.
+func (l *Logs) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }

@@ -2,8 +2,6 @@ package redis_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net"
 	"strings"
 	"testing"
@@ -82,13 +80,9 @@ func TestSlowServer(t *testing.T) {
 	t.Logf("slowest call with 1 s per reply: %v (bound %v)", slowest, s.Bound())
 }
 
-// quietLogs sends slog's output nowhere for the rest of the test: the
+// quietLogs sends slog's output away for the rest of the test: the
 // runtime's store-failure warnings are expected here.
-func quietLogs(t *testing.T) {
-	old := slog.Default()
-	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
-	t.Cleanup(func() { slog.SetDefault(old) })
-}
+func quietLogs(t *testing.T) { testenv.CaptureLogs(t) }
 
 func TestTimeoutParameter(t *testing.T) {
 	for _, bad := range []string{"abc", "0s", "-1s"} {

@@ -1,13 +1,10 @@
 package sqldb_test
 
 import (
-	"bytes"
 	"context"
-	"log/slog"
 	"net"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,24 +16,7 @@ import (
 
 // captureLogs sends slog's output to a buffer for the rest of the test,
 // so that the runtime's store-failure warnings do not flood the output.
-func captureLogs(t *testing.T) *lockedBuffer {
-	var buf lockedBuffer
-	old := slog.Default()
-	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
-	t.Cleanup(func() { slog.SetDefault(old) })
-	return &buf
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
+func captureLogs(t *testing.T) *testenv.Logs { return testenv.CaptureLogs(t) }
 
 // throughProxy returns srv's URL with its host replaced by a proxy to it,
 // and the proxy.

@@ -45,7 +45,9 @@ if [ ${#pkgs[@]} -gt 0 ]; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${pkgs[@]}"
 fi
 
-pg_sql() { runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -d "${2:-postgres}" -Atc "$1"; }
+# From /: the postgres user may not enter the working directory (a clone
+# under /root), and psql says so on every call.
+pg_sql() { (cd / && runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -d "${2:-postgres}" -Atc "$1"); }
 
 setup_pg() {
 	local ver
@@ -86,7 +88,7 @@ setup_pg() {
 	for db in test root; do
 		if [ -z "$(pg_sql "SELECT 1 FROM pg_database WHERE datname = '$db'")" ]; then
 			log "creating PostgreSQL database $db"
-			runuser -u postgres -- createdb "$db"
+			(cd / && runuser -u postgres -- createdb "$db")
 		fi
 	done
 	pg_ok || { log "PostgreSQL still refuses postgres@127.0.0.1/test"; return 1; }
@@ -102,7 +104,9 @@ setup_my() {
 		# does), and mariadbd refuses to run as root: say --user=mysql.
 		# --background returns before mariadbd can fail, so its errors go
 		# to a log file rather than to /dev/null.
-		start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- \
+		# --pidfile: only our own server counts as running, not a mariadbd
+		# of another container that shares the process table.
+		start-stop-daemon --start --oknodo --background --pidfile /run/mysqld/mysqld.pid --exec /usr/sbin/mariadbd -- \
 			--user=mysql --log-error=/var/log/mysql/error.log ||
 			service mariadb start || true
 		mariadb-admin --wait=30 --connect-timeout=2 ping >/dev/null 2>&1 ||

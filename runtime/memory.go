@@ -160,13 +160,17 @@ type memSpace struct {
 // whose recency is not applied yet. Entries with keys of exactly 8 bytes
 // (one integer argument, the commonest key) are in items8, whose uint64
 // hashing is several times cheaper than a string's.
+//
+// Hits hold mu's read lock: they look up, and append to t at the index
+// they take from n, each its own slot. Whoever applies the buffer holds
+// the write lock, so it sees every append that finished.
 type memShard struct {
-	mu     sync.Mutex
+	mu     sync.RWMutex
 	items  map[string]*memEntry // guarded by mu
 	items8 map[uint64]*memEntry // guarded by mu
-	n      int                  // guarded by mu; hits buffered in t
-	t      [readBufLen]used     // guarded by mu
-	_      [48]byte
+	n      atomic.Int32         // slots of t taken; more than readBufLen when full
+	t      [readBufLen]used     // written under mu's read lock, one slot per hit; read under its write lock
+	_      [40]byte
 }
 
 // readBufLen is how many hits a shard buffers; the hit that fills the
@@ -212,30 +216,30 @@ func (s *memSpace) get(key []byte, touch bool) (any, bool, error) {
 		return nil, false, ErrClosed
 	}
 	sh := &s.shards[stripe(key)]
-	sh.mu.Lock()
-	e := sh.lookupLocked(key)
-	if e == nil || e.expires != 0 && time.Now().UnixNano() >= e.expires {
-		sh.mu.Unlock()
-		return nil, false, nil
-	}
-	val := e.val
-	if !touch {
-		sh.mu.Unlock()
-		return val, true, nil
-	}
-	for sh.n == readBufLen { // filled by another hit, not applied yet
-		sh.mu.Unlock()
+	for {
+		sh.mu.RLock()
+		e := sh.lookupLocked(key)
+		if e == nil || e.expires != 0 && time.Now().UnixNano() >= e.expires {
+			sh.mu.RUnlock()
+			return nil, false, nil
+		}
+		val := e.val
+		if !touch {
+			sh.mu.RUnlock()
+			return val, true, nil
+		}
+		if i := sh.n.Add(1) - 1; i < readBufLen {
+			sh.t[i] = used{e, s.seq.Add(1)}
+			sh.mu.RUnlock()
+			if i == readBufLen-1 {
+				s.apply()
+			}
+			return val, true, nil
+		}
+		// Full, and not applied yet: apply, then look up again.
+		sh.mu.RUnlock()
 		s.apply()
-		sh.mu.Lock()
 	}
-	sh.t[sh.n] = used{e, s.seq.Add(1)}
-	sh.n++
-	full := sh.n == readBufLen
-	sh.mu.Unlock()
-	if full {
-		s.apply()
-	}
-	return val, true, nil
 }
 
 func (s *memSpace) apply() {
@@ -254,9 +258,10 @@ func (s *memSpace) applyLocked() {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		hits = append(hits, sh.t[:sh.n]...)
-		clear(sh.t[:sh.n])
-		sh.n = 0
+		n := min(int(sh.n.Load()), readBufLen)
+		hits = append(hits, sh.t[:n]...)
+		clear(sh.t[:n])
+		sh.n.Store(0)
 		sh.mu.Unlock()
 	}
 	if len(hits) == 0 {
@@ -378,8 +383,8 @@ func (s *memSpace) clearLocked() {
 		// New maps, not clear: a cleared map keeps its buckets.
 		sh.items = make(map[string]*memEntry)
 		sh.items8 = make(map[uint64]*memEntry)
-		clear(sh.t[:sh.n])
-		sh.n = 0
+		clear(sh.t[:])
+		sh.n.Store(0)
 		sh.mu.Unlock()
 	}
 	s.hits, s.order = nil, nil

@@ -59,6 +59,11 @@ func (t *Touches) Add(key []byte) (full bool) {
 		// Another key with the same hash: keep both (applying a key
 		// twice is harmless); the index names the later one.
 	}
+	if len(st.ents) >= 2*stripeKeys || len(st.arena)+len(key) > 2*stripeBytes {
+		// The store has not applied a full batch (it keeps failing):
+		// drop this hit's recency rather than grow without bound.
+		return true
+	}
 	if st.index == nil {
 		st.index = make(map[uint64]int32)
 	}
@@ -122,8 +127,10 @@ func (t *Touches) Take() [][]byte {
 }
 
 // Put adds keys back, in order, after a flush failed to apply them, so
-// that nothing is lost while the batch has room. They land after the hits
-// pending now: only their order among those becomes inexact.
+// that nothing is lost while the batch has room (twice its size: past
+// that, hits are dropped, so a store that keeps failing costs bounded
+// memory, and only recency). They land after the hits pending now: only
+// their order among those becomes inexact.
 func (t *Touches) Put(keys [][]byte) {
 	for _, k := range keys {
 		t.Add(k)

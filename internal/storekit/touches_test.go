@@ -137,3 +137,17 @@ func TestFlusher(t *testing.T) {
 	}
 	f.Close()
 }
+
+// TestTouchesBoundedWhenNeverApplied adds keys, and puts back every batch
+// as a store that keeps failing does: the batch stays bounded.
+func TestTouchesBoundedWhenNeverApplied(t *testing.T) {
+	var tc Touches
+	for i := range 200_000 {
+		if tc.Add(fmt.Appendf(nil, "key %d", i)) && i%1000 == 0 {
+			tc.Put(tc.Take())
+		}
+	}
+	if n, limit := tc.Len(), 16*2*stripeKeys; n > limit {
+		t.Errorf("%d keys pending after 200000 hits never applied, more than %d", n, limit)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/picocache/picocache/internal/faulttest"
+	"github.com/picocache/picocache/internal/storekit"
 	"github.com/picocache/picocache/runtime"
 )
 
@@ -111,7 +112,7 @@ func TestBoundWhileLocked(t *testing.T) {
 		}
 	}
 	unbounded := runtime.Limits{MaxSize: runtime.Unbounded}
-	if err := s.Set(ctx, "direct", []byte("k"), []byte("v"), unbounded); err != nil {
+	if err := spaceOf(t, s, "direct", unbounded).Set(ctx, []byte("k"), []byte("v")); err != nil {
 		t.Fatal(err)
 	}
 
@@ -146,13 +147,13 @@ func TestBoundWhileLocked(t *testing.T) {
 					t.Errorf("F(%d) = %d, %v; want %d", n, v, err, 10*n)
 				}
 				start = time.Now()
-				err = s.Set(ctx, "direct", []byte(fmt.Sprint(g)), []byte("v"), unbounded)
+				err = spaceOf(t, s, "direct", unbounded).Set(ctx, []byte(fmt.Sprint(g)), []byte("v"))
 				note(time.Since(start), "Set")
 				if err == nil && time.Now().Before(deadline.Add(-busy)) {
 					t.Errorf("Set succeeded while the file was locked")
 				}
 				start = time.Now()
-				v2, ok, err := s.Get(ctx, "direct", []byte("k"), unbounded)
+				v2, ok, err := spaceOf(t, s, "direct", unbounded).Get(ctx, []byte("k"))
 				note(time.Since(start), "unbounded Get")
 				if !ok || err != nil || string(v2) != "v" {
 					t.Errorf("unbounded Get while locked = %q, %v, %v; want a hit: reads take no lock", v2, ok, err)
@@ -200,13 +201,13 @@ func TestWaitsShareTheBound(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	sp := spaceOf(t, s, "f", runtime.Limits{MaxSize: runtime.Unbounded})
 	lockFile(t, path)
-	unbounded := runtime.Limits{MaxSize: runtime.Unbounded}
 	first := make(chan error, 1)
-	go func() { first <- s.Set(ctx, "f", []byte("a"), []byte("v"), unbounded) }()
+	go func() { first <- sp.Set(ctx, []byte("a"), []byte("v")) }()
 	time.Sleep(busy / 4) // the first Set has the writer, and waits in SQLite's busy handler
 	start := time.Now()
-	err = s.Set(ctx, "f", []byte("b"), []byte("v"), unbounded)
+	err = sp.Set(ctx, []byte("b"), []byte("v"))
 	took := time.Since(start)
 	t.Logf("queued Set: %v after %v", err, took)
 	if err == nil {
@@ -233,11 +234,15 @@ func TestContextDeadlineBoundsBusyWait(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	lims := []runtime.Limits{{MaxSize: runtime.Unbounded}, {MaxSize: 10}}
+	for _, lim := range lims {
+		spaceOf(t, s, "f", lim) // registers the namespace, a write
+	}
 	lockFile(t, path)
-	for _, lim := range []runtime.Limits{{MaxSize: runtime.Unbounded}, {MaxSize: 10}} {
+	for _, lim := range lims {
 		c, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 		start := time.Now()
-		err := s.Set(c, "f", []byte("k"), []byte("v"), lim)
+		err := spaceOf(t, s, "f", lim).Set(c, []byte("k"), []byte("v"))
 		took := time.Since(start)
 		cancel()
 		t.Logf("Set(maxsize %d) with a 100ms deadline: %v after %v", lim.MaxSize, err, took)
@@ -270,7 +275,7 @@ func TestBusyTimeoutRestored(t *testing.T) {
 		return ms
 	}
 	unbounded := runtime.Limits{MaxSize: runtime.Unbounded}
-	if err := s.Set(ctx, "f", []byte("k"), []byte("v"), unbounded); err != nil {
+	if err := spaceOf(t, s, "f", unbounded).Set(ctx, []byte("k"), []byte("v")); err != nil {
 		t.Fatal(err)
 	}
 	if ms := writerBusy(); ms != 2000 {
@@ -278,13 +283,13 @@ func TestBusyTimeoutRestored(t *testing.T) {
 	}
 	c, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
-	if err := s.Set(c, "f", []byte("k"), []byte("v"), unbounded); err != nil {
+	if err := spaceOf(t, s, "f", unbounded).Set(c, []byte("k"), []byte("v")); err != nil {
 		t.Fatal(err)
 	}
 	if ms := writerBusy(); ms > 500 {
 		t.Errorf("after a Set with a 500ms deadline, busy_timeout = %d, want at most 500", ms)
 	}
-	if err := s.Set(ctx, "f", []byte("k"), []byte("v"), unbounded); err != nil {
+	if err := spaceOf(t, s, "f", unbounded).Set(ctx, []byte("k"), []byte("v")); err != nil {
 		t.Fatal(err)
 	}
 	if ms := writerBusy(); ms != 2000 {
@@ -326,7 +331,7 @@ func TestOpenBoundWhileLocked(t *testing.T) {
 	if took > busy+time.Second {
 		t.Errorf("Open took %v while the file was locked; want about the busy timeout %v", took, busy)
 	}
-	if !isBusy(err) || !strings.HasPrefix(err.Error(), "sqlite: opening "+path+": ") {
+	if !storekit.Transient(err) || !strings.HasPrefix(err.Error(), "sqlite: opening "+path+": ") {
 		t.Errorf("Open while locked: %v; want SQLITE_BUSY, naming the path", err)
 	}
 	if _, err := c.ExecContext(ctx, "COMMIT"); err != nil {

@@ -26,23 +26,92 @@ func ExampleOpen() {
 	}
 	defer s.Close()
 
+	// A store is asked once per function for its Space.
 	ctx := context.Background()
-	lim := runtime.Limits{MaxSize: 2}
+	sp, err := s.Space(ctx, runtime.Namespace{Name: "example.F@v1", Limits: runtime.Limits{MaxSize: 2}})
+	if err != nil {
+		log.Fatal(err)
+	}
 	for _, k := range []string{"a", "b", "c"} { // c evicts a
-		if err := s.Set(ctx, "example.F@v1", []byte(k), []byte("value of "+k), lim); err != nil {
+		if err := sp.Set(ctx, []byte(k), []byte("value of "+k)); err != nil {
 			log.Fatal(err)
 		}
 	}
-	v, ok, err := s.Get(ctx, "example.F@v1", []byte("c"), lim)
+	v, ok, err := sp.Get(ctx, []byte("c"))
 	fmt.Println(string(v), ok, err)
-	_, ok, _ = s.Get(ctx, "example.F@v1", []byte("a"), lim)
+	_, ok, _ = sp.Get(ctx, []byte("a"))
 	fmt.Println("a still stored:", ok)
-	n, _ := s.Len(ctx, "example.F@v1")
+	n, _ := sp.Len(ctx)
 	fmt.Println("entries:", n)
 	// Output:
 	// value of c true <nil>
 	// a still stored: false
 	// entries: 2
+}
+
+// A hit of a bounded function is a read: its recency is applied later, by
+// the next Set of the function in this process, within the flush delay,
+// by Flush or by Close. Another process's eviction sees it from then on.
+func ExampleStore_Flush() {
+	dir, err := os.MkdirTemp("", "picocache-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "cache.db")
+
+	ctx := context.Background()
+	ns := runtime.Namespace{Name: "example.F@v1", Limits: runtime.Limits{MaxSize: 2}}
+	space := func(s *sqlite.Store) runtime.Space {
+		sp, err := s.Space(ctx, ns)
+		if err != nil {
+			log.Fatal(err)
+		}
+		return sp
+	}
+	// Two stores on one file, as two processes would have.
+	first, err := sqlite.Open(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer first.Close()
+	second, err := sqlite.Open(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer second.Close()
+
+	space(first).Set(ctx, []byte("a"), []byte("A"))
+	space(first).Set(ctx, []byte("b"), []byte("B"))
+	space(first).Get(ctx, []byte("a")) // a hit: a is now more recent than b
+	if err := first.Flush(ctx); err != nil {
+		log.Fatal(err)
+	}
+	space(second).Set(ctx, []byte("c"), []byte("C")) // evicts b, the least recently used
+	_, aStored, _ := space(second).Get(ctx, []byte("a"))
+	_, bStored, _ := space(second).Get(ctx, []byte("b"))
+	fmt.Println("a:", aStored, "b:", bStored)
+	// Output:
+	// a: true b: false
+}
+
+func ExampleWithFlushDelay() {
+	dir, err := os.MkdirTemp("", "picocache-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	// Apply the recency of hits to the file within 100ms, rather than 1s,
+	// for other processes' evictions to see; the same as ?flush=100ms.
+	s, err := sqlite.Open(filepath.Join(dir, "cache.db"), sqlite.WithFlushDelay(100*time.Millisecond))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	fmt.Println(filepath.Base(s.Path()))
+	// Output:
+	// cache.db
 }
 
 // Importing the package registers the "sqlite" URL scheme, so that a

@@ -13,38 +13,39 @@ import (
 	"time"
 
 	"modernc.org/sqlite"
+
+	"github.com/picocache/picocache/internal/storekit"
 )
 
-// A handle's pool side (db, rGet, rLen, file) is safe for concurrent
-// use; its writer side (w and the w* statements, counted, busy) is
+// A handle's pool side (db, the r* statements, file, names) is safe for
+// concurrent use; its writer side (w and the w* statements, busy) is
 // guarded by the Store's wsem. A handle is a Store's hold on one database
 // file: the connections and the prepared statements on them.
 //
 // A Store replaces its handle when the file turns out to be damaged, or
 // no longer at the store's path (see Store.recoverLocked); operations
 // still running on the old handle then fail, as its connections close.
+// Namespace ids are the file's, so they are resolved again on a new
+// handle (see nsState.idOn).
 type handle struct {
 	// abs is the absolute path of the file.
 	abs string
-	db  *sql.DB
-	w   *sql.Conn // guarded by wsem
+	// names are the tables the handle uses in the file.
+	names tables
+	db    *sql.DB
+	w     *sql.Conn // guarded by wsem
 	// file identifies the file the handle opened, once the writer
 	// connection has opened it; nil before.
 	file atomic.Pointer[fileID]
 
-	rGet, rLen *sql.Stmt // on the pool
-	wGet       *sql.Stmt // on w; guarded by wsem
-	wGetStale  *sql.Stmt // on w; guarded by wsem
+	rGet, rLen, rNsID *sql.Stmt // on the pool
+	wGet, wNsID       *sql.Stmt // on w; guarded by wsem
 
-	wBegin, wCommit, wRollback      *sql.Stmt // on w; guarded by wsem
-	wTouch, wUpsert, wPurge, wEvict *sql.Stmt // on w; guarded by wsem
-	wUpsertUnbounded                *sql.Stmt // on w; guarded by wsem
-	wCount, wConvert                *sql.Stmt // on w; guarded by wsem
-	wClear                          *sql.Stmt // on w; guarded by wsem
-
-	// counted holds functions known to have a count row in table_fn, so
-	// that their Sets skip the statement that makes one; guarded by wsem.
-	counted map[string]struct{}
+	wBegin, wCommit, wRollback  *sql.Stmt // on w; guarded by wsem
+	wTouch, wPut, wPurge        *sql.Stmt // on w; guarded by wsem
+	wUpsertUnbounded, wNsCreate *sql.Stmt // on w; guarded by wsem
+	wCount, wConvert            *sql.Stmt // on w; guarded by wsem
+	wClear                      *sql.Stmt // on w; guarded by wsem
 
 	// busy is the busy timeout of w now, in milliseconds, and full the
 	// one it has between operations (the store's); busy is guarded by
@@ -85,7 +86,7 @@ func openHandle(ctx context.Context, abs string, o options, deadline time.Time) 
 		return nil, err
 	}
 	full := o.busyTimeout.Milliseconds()
-	h := &handle{abs: abs, counted: make(map[string]struct{}), busy: full, full: full}
+	h := &handle{abs: abs, busy: full, full: full}
 	h.db = sql.OpenDB(&connector{Connector: base, h: h})
 	// The writer is pinned; readers share the rest. Idle connections are
 	// kept: opening a SQLite connection costs far more than a query.
@@ -103,13 +104,13 @@ func openHandle(ctx context.Context, abs string, o options, deadline time.Time) 
 	if err := setWAL(ctx, h, deadline); err != nil {
 		return h, err
 	}
-	if err := createSchema(ctx, h, o.table, deadline); err != nil {
+	if h.names, err = createSchema(ctx, h, o.table, deadline); err != nil {
 		return h, err
 	}
 	if err := h.restoreBusyLocked(); err != nil {
 		return h, err
 	}
-	if err := h.prepare(ctx, queries(o.table)); err != nil {
+	if err := h.prepare(ctx, queries(h.names)); err != nil {
 		return h, err
 	}
 	// SQLite opens a file it may read but not write read-only, and would
@@ -141,18 +142,19 @@ func (h *handle) prepare(ctx context.Context, q queryText) (err error) {
 	}
 	prep(h.db, &h.rGet, q.get)
 	prep(h.db, &h.rLen, q.len)
+	prep(h.db, &h.rNsID, q.nsID)
 	prep(h.w, &h.wBegin, "BEGIN IMMEDIATE")
 	prep(h.w, &h.wCommit, "COMMIT")
 	prep(h.w, &h.wRollback, "ROLLBACK")
 	prep(h.w, &h.wGet, q.get)
-	prep(h.w, &h.wGetStale, q.getStale)
+	prep(h.w, &h.wNsID, q.nsID)
+	prep(h.w, &h.wNsCreate, q.nsCreate)
 	prep(h.w, &h.wTouch, q.touch)
 	prep(h.w, &h.wCount, q.count)
-	prep(h.w, &h.wUpsert, q.upsert)
+	prep(h.w, &h.wPut, q.put)
 	prep(h.w, &h.wUpsertUnbounded, q.upsertUnbounded)
 	prep(h.w, &h.wConvert, q.convert)
 	prep(h.w, &h.wPurge, q.purge)
-	prep(h.w, &h.wEvict, q.evict)
 	prep(h.w, &h.wClear, q.clear)
 	return err
 }
@@ -165,7 +167,7 @@ func (h *handle) close() error {
 		return nil
 	}
 	var errs []error
-	for _, st := range []*sql.Stmt{h.rGet, h.rLen, h.wGet, h.wGetStale, h.wCount, h.wConvert, h.wUpsertUnbounded, h.wBegin, h.wCommit, h.wRollback, h.wTouch, h.wUpsert, h.wPurge, h.wEvict, h.wClear} {
+	for _, st := range []*sql.Stmt{h.rGet, h.rLen, h.rNsID, h.wGet, h.wNsID, h.wNsCreate, h.wCount, h.wConvert, h.wUpsertUnbounded, h.wBegin, h.wCommit, h.wRollback, h.wTouch, h.wPut, h.wPurge, h.wClear} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -230,7 +232,7 @@ func setWAL(ctx context.Context, h *handle, deadline time.Time) error {
 			}
 			return nil
 		}
-		if !isBusy(err) || !time.Now().Add(delay).Before(deadline) {
+		if !storekit.Transient(err) || !time.Now().Add(delay).Before(deadline) {
 			return err
 		}
 		t := time.NewTimer(delay)
@@ -244,38 +246,77 @@ func setWAL(ctx context.Context, h *handle, deadline time.Time) error {
 }
 
 // createSchema creates the store's tables, indexes and triggers unless
-// they all exist. It checks first without a lock, so that opening an
+// they all exist, and returns the names of the tables to use (see
+// chooseTables). It checks first without a lock, so that opening an
 // existing store takes no write lock, then creates everything in one
 // IMMEDIATE transaction: concurrent openers of a fresh file serialize on
 // the write lock (waiting until the deadline at most), and the later ones
-// find everything in place (IF NOT EXISTS).
-func createSchema(ctx context.Context, h *handle, table string, deadline time.Time) error {
+// find everything in place (IF NOT EXISTS), under the names the first one
+// chose.
+func createSchema(ctx context.Context, h *handle, table string, deadline time.Time) (tables, error) {
 	c := h.w
-	names := []string{table, table + "_fn", table + "_lru", table + "_exp", table + "_ins", table + "_del"}
-	var n int
-	err := c.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE name IN (?, ?, ?, ?, ?, ?)",
-		names[0], names[1], names[2], names[3], names[4], names[5]).Scan(&n)
-	if err != nil {
-		return err
-	}
-	if n == len(names) {
-		return nil
+	names, complete, err := chooseTables(ctx, c, table)
+	if err != nil || complete {
+		return names, err
 	}
 	if err := h.fitBusyLocked(time.Until(deadline)); err != nil {
-		return err
+		return names, err
 	}
 	if _, err := c.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		return err
-	}
-	if _, err := c.ExecContext(ctx, schema(table)); err != nil {
+		// It may have begun all the same (see beginLocked).
 		c.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
-		return fmt.Errorf("creating the schema: %w", err)
+		return names, err
 	}
-	if _, err := c.ExecContext(ctx, "COMMIT"); err != nil {
+	// Another process may have created the tables meanwhile.
+	names, complete, err = chooseTables(ctx, c, table)
+	if err == nil && !complete {
+		if _, err = c.ExecContext(ctx, schema(names)); err != nil {
+			err = fmt.Errorf("creating the schema: %w", err)
+		}
+	}
+	if err == nil {
+		_, err = c.ExecContext(ctx, "COMMIT")
+	}
+	if err != nil {
 		c.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
-		return err
+		return names, err
 	}
-	return nil
+	return names, nil
+}
+
+// chooseTables returns the names of the tables of a store in table in
+// the file c is on, and whether all its objects exist. The entries go in
+// table itself unless the file holds a table of that name with another
+// shape (an earlier release's, keyed by function name), which is left
+// untouched: then they go in table_v2, and they stay there once table_v2
+// exists, even after the old table is dropped, so that every process
+// agrees.
+func chooseTables(ctx context.Context, c *sql.Conn, table string) (tables, bool, error) {
+	alt := newTables(table + "_v2")
+	var altExists, oldShape int
+	err := c.QueryRowContext(ctx, `SELECT
+		EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1),
+		EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?2)
+			AND NOT EXISTS (SELECT 1 FROM pragma_table_info(?2) WHERE name = 'ns')`,
+		alt.ns, table).Scan(&altExists, &oldShape)
+	if err != nil {
+		return tables{}, false, err
+	}
+	names := newTables(table)
+	if altExists == 1 || oldShape == 1 {
+		names = alt
+	}
+	objects := names.objects()
+	var n int
+	args := make([]any, len(objects))
+	for i, o := range objects {
+		args[i] = o
+	}
+	err = c.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE name IN (?"+strings.Repeat(", ?", len(objects)-1)+")", args...).Scan(&n)
+	if err != nil {
+		return names, false, err
+	}
+	return names, n == len(objects), nil
 }
 
 // connector opens the connections of one handle: modernc's, checked to
@@ -304,15 +345,19 @@ func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 		dc.Close()
 		return nil, errReplaced
 	}
-	// A commit is durable against a process crash; a power loss may lose
-	// the last ones. The pragma reads the schema, so it fails on a damaged
-	// file: then the connection is kept, for the damage to show on the
-	// store's first statement and the file to move aside before the
+	// The pragmas (see connPragmas) read the schema, so they fail on a
+	// damaged file: then the connection is kept, for the damage to show on
+	// the store's first statement and the file to move aside before the
 	// connection closes. (Closed now, before the move, it would delete the
 	// damaged file's -wal and -shm, which are to move with it.)
-	if _, err := dc.(driver.ExecerContext).ExecContext(ctx, "PRAGMA synchronous = NORMAL", nil); err != nil && !isDamaged(err) {
-		dc.Close()
-		return nil, err
+	for _, p := range connPragmas {
+		if _, err := dc.(driver.ExecerContext).ExecContext(ctx, p, nil); err != nil {
+			if isDamaged(err) {
+				break
+			}
+			dc.Close()
+			return nil, err
+		}
 	}
 	return dc, nil
 }

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/picocache/picocache/internal/storekit"
 	"github.com/picocache/picocache/runtime"
 )
 
@@ -34,26 +34,43 @@ type options struct {
 	busyTimeout time.Duration
 	readers     int
 	recovery    bool
+	flushDelay  time.Duration
 }
 
 func defaultOptions() options {
-	return options{table: DefaultTable, busyTimeout: DefaultBusyTimeout, readers: DefaultReaders, recovery: true}
+	return options{table: DefaultTable, busyTimeout: DefaultBusyTimeout, readers: DefaultReaders, recovery: true, flushDelay: storekit.DefaultFlushDelay}
 }
-
-var tableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,47}$`)
 
 // WithTable keeps the entries in the named table (DefaultTable if not
 // given), so that several independent caches can share one file. The
-// store also creates the table name+"_fn" (per-function counts), indexes
-// and triggers with the table's name as prefix. name must be an ASCII
-// identifier: a letter or underscore, then letters, digits or
-// underscores, 48 characters at most.
+// store also creates the table name+"_ns" (the namespaces: one row per
+// function, with its id and entry count), and indexes and triggers named
+// with the table's name as prefix; in a file where a table of that name
+// has another shape (an earlier release's), it uses name+"_v2" instead
+// (see the package documentation). name must be a plain identifier: a
+// letter or underscore, then up to 47 letters, digits or underscores.
 func WithTable(name string) Option {
 	return func(o *options) error {
-		if !tableName.MatchString(name) {
-			return fmt.Errorf("sqlite: table name %q: want a letter or _ then letters, digits or _, at most 48 characters", name)
+		if err := storekit.CheckTable(name); err != nil {
+			return fmt.Errorf("sqlite: %w", err)
 		}
 		o.table = name
+		return nil
+	}
+}
+
+// WithFlushDelay sets how long the recency of a hit of a bounded function
+// may stay in the process before the store applies it to the file, when
+// no Set of that function from this process applies it sooner (default
+// storekit's DefaultFlushDelay, 1 s; zero or less means the default).
+// Until then other processes' evictions do not see the hit. The URL
+// parameter flush=DURATION sets it too.
+func WithFlushDelay(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			d = storekit.DefaultFlushDelay
+		}
+		o.flushDelay = d
 		return nil
 	}
 }
@@ -125,6 +142,7 @@ func openURL(ctx context.Context, rawURL string) (runtime.Store, error) {
 //	busy_timeout=DUR      WithBusyTimeout; a Go duration ("10s") or milliseconds ("10000")
 //	readers=N             WithReaders
 //	recovery=BOOL         WithRecovery; true or false (also 1, 0, t, f)
+//	flush=DUR             WithFlushDelay; a Go duration ("250ms") or milliseconds
 //
 // Any other parameter, or a host other than localhost, is an error.
 func ParseURL(rawURL string) (path string, opts []Option, err error) {
@@ -188,8 +206,14 @@ func ParseURL(rawURL string) (path string, opts []Option, err error) {
 				return "", nil, fmt.Errorf("sqlite: store URL %q: recovery=%q: want true or false", rawURL, v)
 			}
 			opts = append(opts, WithRecovery(on))
+		case "flush":
+			d, err := parseTimeout(v)
+			if err != nil || d <= 0 {
+				return "", nil, fmt.Errorf("sqlite: store URL %q: flush=%q: want a positive duration such as 1s, or milliseconds", rawURL, v)
+			}
+			opts = append(opts, WithFlushDelay(d))
 		default:
-			return "", nil, fmt.Errorf("sqlite: store URL %q: unknown parameter %q (known: table, busy_timeout, readers, recovery)", rawURL, name)
+			return "", nil, fmt.Errorf("sqlite: store URL %q: unknown parameter %q (known: table, busy_timeout, readers, recovery, flush)", rawURL, name)
 		}
 	}
 	// Check the options now, so a bad URL fails before any file is touched.

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -71,12 +72,12 @@ func TestChildProcess(t *testing.T) {
 	switch role {
 	case "readwrite":
 		// Print what the parent stored, then store an answer.
-		v, ok, err := s.Get(ctx, procFn, []byte("from parent"), unbounded)
+		v, ok, err := spaceOf(t, s, procFn, unbounded).Get(ctx, []byte("from parent"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		fmt.Printf("\nRESULT %v %s\n", ok, hex.EncodeToString(v))
-		if err := s.Set(ctx, procFn, []byte("from child"), []byte("child\x00value"), unbounded); err != nil {
+		if err := spaceOf(t, s, procFn, unbounded).Set(ctx, []byte("from child"), []byte("child\x00value")); err != nil {
 			t.Fatal(err)
 		}
 	case "writer":
@@ -86,7 +87,7 @@ func TestChildProcess(t *testing.T) {
 		lim := runtime.Limits{MaxSize: procMaxSize}
 		for i := range procOps {
 			k := strconv.Itoa(r.IntN(procKeys))
-			v, ok, err := s.Get(ctx, procFn, []byte(k), lim)
+			v, ok, err := spaceOf(t, s, procFn, lim).Get(ctx, []byte(k))
 			if err != nil {
 				t.Fatalf("op %d: Get: %v", i, err)
 			}
@@ -94,11 +95,11 @@ func TestChildProcess(t *testing.T) {
 				t.Fatalf("op %d: Get(%s) = %q", i, k, v)
 			}
 			if !ok {
-				if err := s.Set(ctx, procFn, []byte(k), []byte("value of "+k), lim); err != nil {
+				if err := spaceOf(t, s, procFn, lim).Set(ctx, []byte(k), []byte("value of "+k)); err != nil {
 					t.Fatalf("op %d: Set: %v", i, err)
 				}
 			}
-			n, err := s.Len(ctx, procFn)
+			n, err := spaceOf(t, s, procFn, unboundedLim).Len(ctx)
 			if err != nil {
 				t.Fatalf("op %d: Len: %v", i, err)
 			}
@@ -107,6 +108,23 @@ func TestChildProcess(t *testing.T) {
 			}
 		}
 		fmt.Printf("\nWRITER DONE %d\n", procOps)
+	case "hitter":
+		// Hit the first half of TestChildHitsSpareEntries's entries, then
+		// close: Close applies the hits' recency.
+		f := runtime.New(runtime.Config{Name: "proc.Hit", Version: "v1", MaxSize: procMaxSize}, testIntCodec)
+		f.Bind(s)
+		computed := 0
+		for n := range procMaxSize / 2 {
+			v, err := f.Do(ctx, intKey(n), func(context.Context) (int, error) { computed++; return 10 * n, nil })
+			if v != 10*n || err != nil {
+				t.Fatalf("F(%d) = %d, %v", n, v, err)
+			}
+		}
+		info, _ := f.Info(ctx)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Printf("\nRESULT hits=%d computed=%d errors=%d\n", info.Hits, computed, info.StoreErrors)
 	case "funchit":
 		// Call TestRecoverDamagedFile's function, and say whether it hit.
 		f := runtime.New(runtime.Config{Name: "recover.F", Version: "v1", MaxSize: runtime.Unbounded}, testIntCodec)
@@ -134,11 +152,11 @@ func TestSecondProcess(t *testing.T) {
 	defer s.Close()
 	unbounded := runtime.Limits{MaxSize: runtime.Unbounded}
 	stored := []byte("parent\x00\xffvalue")
-	if err := s.Set(ctx, procFn, []byte("from parent"), stored, unbounded); err != nil {
+	if err := spaceOf(t, s, procFn, unbounded).Set(ctx, []byte("from parent"), stored); err != nil {
 		t.Fatal(err)
 	}
 	// Warm the reader pool, so that a stale reader would show.
-	if _, ok, err := s.Get(ctx, procFn, []byte("from child"), unbounded); ok || err != nil {
+	if _, ok, err := spaceOf(t, s, procFn, unbounded).Get(ctx, []byte("from child")); ok || err != nil {
 		t.Fatalf("Get before the child = %v, %v", ok, err)
 	}
 	c, cancel := context.WithTimeout(ctx, time.Minute)
@@ -157,9 +175,63 @@ func TestSecondProcess(t *testing.T) {
 	if want := "true " + hex.EncodeToString(stored); got != want {
 		t.Errorf("child read %q, want %q; output:\n%s", got, want, out)
 	}
-	v, ok, err := s.Get(ctx, procFn, []byte("from child"), unbounded)
+	v, ok, err := spaceOf(t, s, procFn, unbounded).Get(ctx, []byte("from child"))
 	if err != nil || !ok || string(v) != "child\x00value" {
 		t.Errorf("parent read the child's entry: %q, %v, %v", v, ok, err)
+	}
+}
+
+// TestChildHitsSpareEntries has a child process hit the least recently
+// used half of a full bounded function's entries and close; hits are
+// reads, and the child's Close applies their recency, so the parent's
+// next Sets evict the other half, and the entries the child hit stay.
+func TestChildHitsSpareEntries(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a process")
+	}
+	path := filepath.Join(t.TempDir(), "hits.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	f := runtime.New(runtime.Config{Name: "proc.Hit", Version: "v1", MaxSize: procMaxSize}, testIntCodec)
+	f.Bind(s)
+	var runs atomic.Int64
+	call := func(n int) {
+		t.Helper()
+		v, err := f.Do(ctx, intKey(n), func(context.Context) (int, error) { runs.Add(1); return 10 * n, nil })
+		if v != 10*n || err != nil {
+			t.Fatalf("F(%d) = %d, %v", n, v, err)
+		}
+	}
+	for n := range procMaxSize { // 0 is the least recently used
+		call(n)
+	}
+	c, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	out, err := child(t, c, "hitter", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	if got, want := resultLine(out), fmt.Sprintf("hits=%d computed=0 errors=0", procMaxSize/2); got != want {
+		t.Fatalf("child: %q, want %q; output:\n%s", got, want, out)
+	}
+	for n := procMaxSize; n < procMaxSize*3/2; n++ { // evicts half
+		call(n)
+	}
+	sp := spaceOf(t, s, f.Namespace(), unboundedLim) // looks without recording hits
+	for n := range procMaxSize {
+		_, ok, err := sp.Get(ctx, intKey(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hit := n < procMaxSize/2; ok != hit {
+			t.Errorf("F(%d) stored: %v; want %v (the child hit it: %v)", n, ok, hit, hit)
+		}
+	}
+	if n, err := sp.Len(ctx); n != procMaxSize || err != nil {
+		t.Errorf("Len = %d, %v; want %d", n, err, procMaxSize)
 	}
 }
 
@@ -198,7 +270,7 @@ func TestConcurrentProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	n, err := s.Len(ctx, procFn)
+	n, err := spaceOf(t, s, procFn, unboundedLim).Len(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

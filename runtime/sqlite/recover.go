@@ -15,13 +15,6 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// isBusy reports whether err is SQLITE_BUSY or SQLITE_LOCKED (any
-// extended code).
-func isBusy(err error) bool {
-	c := code(err)
-	return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
-}
-
 // isDamaged reports whether err says the file is not a database
 // (SQLITE_NOTADB) or is malformed (SQLITE_CORRUPT), any extended code.
 func isDamaged(err error) bool {

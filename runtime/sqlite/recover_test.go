@@ -119,10 +119,10 @@ func TestRecoverGarbageDefaultFile(t *testing.T) {
 		t.Errorf("the -wal did not move with the file: %q, %v", b, err)
 	}
 	lim := runtime.Limits{MaxSize: 10}
-	if err := st.Set(ctx, "f", []byte("k"), []byte("v"), lim); err != nil {
+	if err := spaceOf(t, st, "f", lim).Set(ctx, []byte("k"), []byte("v")); err != nil {
 		t.Fatal(err)
 	}
-	if v, ok, err := st.Get(ctx, "f", []byte("k"), lim); !ok || err != nil || string(v) != "v" {
+	if v, ok, err := spaceOf(t, st, "f", lim).Get(ctx, []byte("k")); !ok || err != nil || string(v) != "v" {
 		t.Errorf("Get after recovery = %q, %v, %v", v, ok, err)
 	}
 	// The fresh file is fine: opening it again moves nothing.
@@ -144,7 +144,7 @@ func fillAndDamage(t *testing.T, path string, damage func(t *testing.T, path str
 	}
 	value := bytes.Repeat([]byte("v"), 1000)
 	for i := range 400 {
-		if err := s.Set(ctx, "filler", fmt.Appendf(nil, "key %04d", i), value, runtime.Limits{MaxSize: runtime.Unbounded}); err != nil {
+		if err := spaceOf(t, s, "filler", runtime.Limits{MaxSize: runtime.Unbounded}).Set(ctx, fmt.Appendf(nil, "key %04d", i), value); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -269,10 +269,14 @@ func TestDamagedWithoutRecovery(t *testing.T) {
 	}
 	defer s.Close()
 	lim := runtime.Limits{MaxSize: runtime.Unbounded}
-	for range 2 {
-		_, _, err := s.Get(ctx, "x", []byte("k"), lim)
+	for _, fn := range []string{"x", "filler", "x"} {
+		// Space or Get, whichever reads the damaged pages first, fails.
+		sp, err := s.Space(ctx, runtime.Namespace{Name: fn, Limits: lim})
+		if err == nil {
+			_, _, err = sp.Get(ctx, []byte("key 0007"))
+		}
 		if err == nil || !strings.Contains(err.Error(), "malformed") || !strings.Contains(err.Error(), "delete it or move it aside") {
-			t.Errorf("Get on a damaged file without recovery: %v; want it malformed, with the hint", err)
+			t.Errorf("Space and Get of %s on a damaged file without recovery: %v; want it malformed, with the hint", fn, err)
 		}
 		if err != nil && (!strings.HasPrefix(err.Error(), "sqlite: ") || strings.Count(err.Error(), "sqlite: ") != 1) {
 			t.Errorf("error %q; want one \"sqlite: \" prefix", err)
@@ -306,17 +310,17 @@ func TestRecoverSharedFile(t *testing.T) {
 	}
 	defer b.Close()
 	lim := runtime.Limits{MaxSize: 10}
-	if err := a.Set(ctx, "f", []byte("from a"), []byte("a"), lim); err != nil {
+	if err := spaceOf(t, a, "f", lim).Set(ctx, []byte("from a"), []byte("a")); err != nil {
 		t.Fatalf("Set on a damaged file: %v; want it recovered and retried", err)
 	}
 	checkMovedOnce(t, logs, path, nil)
-	if v, ok, err := b.Get(ctx, "f", []byte("from a"), lim); !ok || err != nil || string(v) != "a" {
+	if v, ok, err := spaceOf(t, b, "f", lim).Get(ctx, []byte("from a")); !ok || err != nil || string(v) != "a" {
 		t.Errorf("b.Get of what a stored after recovery = %q, %v, %v", v, ok, err)
 	}
-	if err := b.Set(ctx, "f", []byte("from b"), []byte("b"), lim); err != nil {
+	if err := spaceOf(t, b, "f", lim).Set(ctx, []byte("from b"), []byte("b")); err != nil {
 		t.Fatal(err)
 	}
-	if v, ok, err := a.Get(ctx, "f", []byte("from b"), lim); !ok || err != nil || string(v) != "b" {
+	if v, ok, err := spaceOf(t, a, "f", lim).Get(ctx, []byte("from b")); !ok || err != nil || string(v) != "b" {
 		t.Errorf("a.Get of what b stored = %q, %v, %v", v, ok, err)
 	}
 	checkMovedOnce(t, logs, path, nil)
@@ -336,7 +340,7 @@ func TestReplacedFileKeepsNewWAL(t *testing.T) {
 	}
 	defer a.Close()
 	lim := runtime.Limits{MaxSize: runtime.Unbounded}
-	if err := a.Set(ctx, "f", []byte("old"), []byte("old"), lim); err != nil {
+	if err := spaceOf(t, a, "f", lim).Set(ctx, []byte("old"), []byte("old")); err != nil {
 		t.Fatal(err)
 	}
 	for _, suffix := range []string{"", "-wal", "-shm"} {
@@ -349,15 +353,15 @@ func TestReplacedFileKeepsNewWAL(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	if err := b.Set(ctx, "f", []byte("from b"), []byte("b"), lim); err != nil {
+	if err := spaceOf(t, b, "f", lim).Set(ctx, []byte("from b"), []byte("b")); err != nil {
 		t.Fatal(err)
 	}
 	for i := range purgeEvery {
-		if err := a.Set(ctx, "f", fmt.Appendf(nil, "a%d", i), []byte("a"), lim); err != nil {
+		if err := spaceOf(t, a, "f", lim).Set(ctx, fmt.Appendf(nil, "a%d", i), []byte("a")); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if v, ok, err := a.Get(ctx, "f", []byte("from b"), lim); !ok || err != nil || string(v) != "b" {
+	if v, ok, err := spaceOf(t, a, "f", lim).Get(ctx, []byte("from b")); !ok || err != nil || string(v) != "b" {
 		t.Errorf("a.Get of b's entry after %d Sets = %q, %v, %v; want a on the new file", purgeEvery, v, ok, err)
 	}
 	if err := a.Close(); err != nil {
@@ -372,10 +376,10 @@ func TestReplacedFileKeepsNewWAL(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if v, ok, err := c.Get(ctx, "f", []byte("from b"), lim); !ok || err != nil || string(v) != "b" {
+	if v, ok, err := spaceOf(t, c, "f", lim).Get(ctx, []byte("from b")); !ok || err != nil || string(v) != "b" {
 		t.Errorf("c.Get of b's entry = %q, %v, %v", v, ok, err)
 	}
-	if err := b.Set(ctx, "f", []byte("after"), []byte("b"), lim); err != nil {
+	if err := spaceOf(t, b, "f", lim).Set(ctx, []byte("after"), []byte("b")); err != nil {
 		t.Errorf("b.Set after the first store closed: %v", err)
 	}
 }

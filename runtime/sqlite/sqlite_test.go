@@ -24,6 +24,26 @@ var ctx = context.Background()
 // look at the file directly.
 func (s *Store) testDB() *sql.DB { return s.h.Load().db }
 
+var unboundedLim = runtime.Limits{MaxSize: runtime.Unbounded}
+
+// spaceOf returns fn's Space in s with lim.
+func spaceOf(t testing.TB, s runtime.Store, fn string, lim runtime.Limits) runtime.Space {
+	t.Helper()
+	sp, err := s.Space(ctx, runtime.Namespace{Name: fn, Limits: lim})
+	if err != nil {
+		t.Fatalf("Space(%q): %v", fn, err)
+	}
+	return sp
+}
+
+// flush applies the hits s has recorded.
+func flush(t testing.TB, s *Store) {
+	t.Helper()
+	if err := s.Flush(ctx); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+}
+
 func openTemp(t testing.TB, opts ...Option) *Store {
 	t.Helper()
 	s, err := Open(filepath.Join(t.TempDir(), "cache.db"), opts...)
@@ -58,6 +78,20 @@ func TestConformanceFunc(t *testing.T) {
 	})
 }
 
+// TestConformanceShared runs the checks of what several processes sharing
+// one file see: each open is a new Store on the file, with its own
+// connections, as another process's would be.
+func TestConformanceShared(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "shared.db")
+	storetest.RunShared(t, func(t *testing.T) runtime.Store {
+		s, err := Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
 func TestConformanceCustomTable(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "custom.db")
 	storetest.Run(t, func(t *testing.T) runtime.Store {
@@ -73,7 +107,8 @@ func TestConformanceCustomTable(t *testing.T) {
 // eviction sees them.
 func order(t *testing.T, s *Store, fn string) []string {
 	t.Helper()
-	rows, err := s.testDB().QueryContext(ctx, `SELECT key FROM picocache WHERE fn = ? ORDER BY seq NULLS FIRST, key`, fn)
+	rows, err := s.testDB().QueryContext(ctx, `SELECT key FROM picocache
+		WHERE ns = (SELECT id FROM picocache_ns WHERE name = ?) ORDER BY seq NULLS FIRST, key`, fn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +132,8 @@ func order(t *testing.T, s *Store, fn string) []string {
 func checkCount(t *testing.T, s *Store, fn string) {
 	t.Helper()
 	var n, rows int64
-	err := s.testDB().QueryRowContext(ctx, `SELECT coalesce((SELECT n FROM picocache_fn WHERE fn = ?1), -1), (SELECT count(*) FROM picocache WHERE fn = ?1)`, fn).Scan(&n, &rows)
+	err := s.testDB().QueryRowContext(ctx, `SELECT coalesce((SELECT n FROM picocache_ns WHERE name = ?1), -1),
+		(SELECT count(*) FROM picocache WHERE ns = (SELECT id FROM picocache_ns WHERE name = ?1))`, fn).Scan(&n, &rows)
 	if n == -1 {
 		return
 	}
@@ -105,13 +141,15 @@ func checkCount(t *testing.T, s *Store, fn string) {
 		t.Fatal(err)
 	}
 	if n != rows {
-		t.Errorf("%s: picocache_fn.n = %d, but %d rows", fn, n, rows)
+		t.Errorf("%s: picocache_ns.n = %d, but %d rows", fn, n, rows)
 	}
 }
 
 // TestExactLRU replays thousands of random Gets and Sets, far more than
-// one per millisecond, against a model LRU list, and checks after every
-// step that the store's recency order is the model's.
+// one per millisecond, against a model LRU list. Hits are recorded in the
+// process and applied by the next Set, before its eviction, or by a
+// Flush: after every Set, and after a Flush every few steps, the store's
+// recency order is the model's.
 func TestExactLRU(t *testing.T) {
 	s := openTemp(t)
 	const maxSize = 16
@@ -129,8 +167,9 @@ func TestExactLRU(t *testing.T) {
 	const steps = 3000
 	for i := range steps {
 		k := fmt.Sprint(r.IntN(40))
-		if r.IntN(2) == 0 {
-			v, ok, err := s.Get(ctx, fn, []byte(k), lim)
+		switch op := r.IntN(8); {
+		case op < 4:
+			v, ok, err := spaceOf(t, s, fn, lim).Get(ctx, []byte(k))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -141,14 +180,17 @@ func TestExactLRU(t *testing.T) {
 			if ok {
 				touch(k)
 			}
-		} else {
-			if err := s.Set(ctx, fn, []byte(k), []byte("v"+k), lim); err != nil {
+			continue // the hit is recorded, not applied yet
+		case op < 7:
+			if err := spaceOf(t, s, fn, lim).Set(ctx, []byte(k), []byte("v"+k)); err != nil {
 				t.Fatal(err)
 			}
 			touch(k)
 			if len(model) > maxSize {
 				model = model[1:]
 			}
+		default:
+			flush(t, s)
 		}
 		if got := order(t, s, fn); !slices.Equal(got, model) {
 			t.Fatalf("step %d: store order %v, model %v", i, got, model)
@@ -158,25 +200,31 @@ func TestExactLRU(t *testing.T) {
 	t.Logf("%d steps in %v (%.0f per millisecond)", steps, time.Since(start), steps/float64(time.Since(start).Milliseconds()+1))
 }
 
-// TestUnboundedGetIsRead checks that a hit of an unbounded function does
-// not write: the recency order stays the order of the Sets.
+// TestUnboundedGetIsRead checks that a hit of an unbounded function
+// records no recency, even once flushed, and that a hit of a bounded one
+// is a read too, whose recency a Flush applies.
 func TestUnboundedGetIsRead(t *testing.T) {
 	s := openTemp(t)
 	unbounded := runtime.Limits{MaxSize: runtime.Unbounded}
 	for _, k := range []string{"a", "b", "c"} {
-		if err := s.Set(ctx, "u", []byte(k), []byte(k), unbounded); err != nil {
+		if err := spaceOf(t, s, "u", unbounded).Set(ctx, []byte(k), []byte(k)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, ok, err := s.Get(ctx, "u", []byte("a"), unbounded); !ok || err != nil {
+	if _, ok, err := spaceOf(t, s, "u", unbounded).Get(ctx, []byte("a")); !ok || err != nil {
 		t.Fatalf("Get = %v, %v", ok, err)
 	}
+	flush(t, s)
 	if got := order(t, s, "u"); !slices.Equal(got, []string{"a", "b", "c"}) {
 		t.Errorf("order after unbounded Get = %v, want [a b c]", got)
 	}
-	if _, ok, err := s.Get(ctx, "u", []byte("a"), runtime.Limits{MaxSize: 10}); !ok || err != nil {
+	if _, ok, err := spaceOf(t, s, "u", runtime.Limits{MaxSize: 10}).Get(ctx, []byte("a")); !ok || err != nil {
 		t.Fatalf("Get = %v, %v", ok, err)
 	}
+	if got := order(t, s, "u"); !slices.Equal(got, []string{"a", "b", "c"}) {
+		t.Errorf("order after bounded Get, before Flush = %v, want [a b c]: a hit writes nothing", got)
+	}
+	flush(t, s)
 	if got := order(t, s, "u"); !slices.Equal(got, []string{"b", "c", "a"}) {
 		t.Errorf("order after bounded Get = %v, want [b c a]", got)
 	}
@@ -189,18 +237,18 @@ func TestTTLPurge(t *testing.T) {
 	short := runtime.Limits{MaxSize: runtime.Unbounded, TTL: 50 * time.Millisecond}
 	for i := range 5 {
 		for _, fn := range []string{"a", "b"} {
-			if err := s.Set(ctx, fn, []byte(fmt.Sprint(i)), []byte("v"), short); err != nil {
+			if err := spaceOf(t, s, fn, short).Set(ctx, []byte(fmt.Sprint(i)), []byte("v")); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	time.Sleep(100 * time.Millisecond)
 	for _, fn := range []string{"a", "b"} {
-		if n, err := s.Len(ctx, fn); n != 0 || err != nil {
+		if n, err := spaceOf(t, s, fn, unboundedLim).Len(ctx); n != 0 || err != nil {
 			t.Errorf("Len(%s) after expiry = %d, %v; want 0", fn, n, err)
 		}
 	}
-	if err := s.Set(ctx, "a", []byte("new"), []byte("v"), short); err != nil {
+	if err := spaceOf(t, s, "a", short).Set(ctx, []byte("new"), []byte("v")); err != nil {
 		t.Fatal(err)
 	}
 	if got := order(t, s, "a"); !slices.Equal(got, []string{"new"}) {
@@ -216,7 +264,11 @@ func TestTTLPurge(t *testing.T) {
 func TestCloseThenUse(t *testing.T) {
 	s := openTemp(t)
 	lim := runtime.Limits{MaxSize: 3}
-	if err := s.Set(ctx, "f", []byte("k"), []byte("v"), lim); err != nil {
+	if err := spaceOf(t, s, "f", lim).Set(ctx, []byte("k"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	bounded, unbounded := spaceOf(t, s, "f", lim), spaceOf(t, s, "f", unboundedLim)
+	if _, _, err := bounded.Get(ctx, []byte("k")); err != nil { // a recorded hit, for Close to apply
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -231,14 +283,17 @@ func TestCloseThenUse(t *testing.T) {
 			t.Errorf("%s after Close: %v, want runtime.ErrClosed", op, err)
 		}
 	}
-	_, _, err := s.Get(ctx, "f", []byte("k"), lim)
+	_, _, err := bounded.Get(ctx, []byte("k"))
 	check("bounded Get", err)
-	_, _, err = s.Get(ctx, "f", []byte("k"), runtime.Limits{MaxSize: runtime.Unbounded})
+	_, _, err = unbounded.Get(ctx, []byte("k"))
 	check("Get", err)
-	check("Set", s.Set(ctx, "f", []byte("k"), []byte("v"), lim))
-	check("Clear", s.Clear(ctx, "f"))
-	_, err = s.Len(ctx, "f")
+	check("Set", bounded.Set(ctx, []byte("k"), []byte("v")))
+	check("Clear", unbounded.Clear(ctx))
+	_, err = unbounded.Len(ctx)
 	check("Len", err)
+	check("Flush", s.Flush(ctx))
+	_, err = s.Space(ctx, runtime.Namespace{Name: "f", Limits: lim})
+	check("Space", err)
 }
 
 // TestCloseWhileBusy closes a store while goroutines use it: every call
@@ -248,19 +303,17 @@ func TestCloseWhileBusy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	spaces := []runtime.Space{spaceOf(t, s, "f", unboundedLim), spaceOf(t, s, "f", runtime.Limits{MaxSize: 10})}
 	done := make(chan struct{})
 	for w := range 4 {
 		go func() {
 			defer func() { done <- struct{}{} }()
-			lim := runtime.Limits{MaxSize: runtime.Unbounded}
-			if w%2 == 1 {
-				lim.MaxSize = 10
-			}
+			sp := spaces[w%2]
 			for i := 0; ; i++ {
 				k := []byte(fmt.Sprint(i % 20))
-				err := s.Set(ctx, "f", k, k, lim)
+				err := sp.Set(ctx, k, k)
 				if err == nil {
-					_, _, err = s.Get(ctx, "f", k, lim)
+					_, _, err = sp.Get(ctx, k)
 				}
 				if err != nil {
 					if !errors.Is(err, runtime.ErrClosed) && !strings.Contains(err.Error(), "closed") {
@@ -285,17 +338,17 @@ func TestContextCanceled(t *testing.T) {
 	c, cancel := context.WithCancel(ctx)
 	cancel()
 	lim := runtime.Limits{MaxSize: 5}
-	if err := s.Set(c, "f", []byte("k"), []byte("v"), lim); err == nil {
+	if err := spaceOf(t, s, "f", lim).Set(c, []byte("k"), []byte("v")); err == nil {
 		t.Error("Set with a canceled context: nil error")
 	}
-	if _, _, err := s.Get(c, "f", []byte("k"), lim); err == nil {
+	if _, _, err := spaceOf(t, s, "f", lim).Get(c, []byte("k")); err == nil {
 		t.Error("Get with a canceled context: nil error")
 	}
 	// The store is still usable, with no transaction left open.
-	if err := s.Set(ctx, "f", []byte("k"), []byte("v"), lim); err != nil {
+	if err := spaceOf(t, s, "f", lim).Set(ctx, []byte("k"), []byte("v")); err != nil {
 		t.Fatalf("Set after a canceled one: %v", err)
 	}
-	if v, ok, err := s.Get(ctx, "f", []byte("k"), lim); !ok || err != nil || string(v) != "v" {
+	if v, ok, err := spaceOf(t, s, "f", lim).Get(ctx, []byte("k")); !ok || err != nil || string(v) != "v" {
 		t.Fatalf("Get = %q, %v, %v", v, ok, err)
 	}
 }
@@ -396,10 +449,10 @@ func TestTablesIndependent(t *testing.T) {
 	}
 	defer b.Close()
 	lim := runtime.Limits{MaxSize: runtime.Unbounded}
-	if err := a.Set(ctx, "f", []byte("k"), []byte("a"), lim); err != nil {
+	if err := spaceOf(t, a, "f", lim).Set(ctx, []byte("k"), []byte("a")); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, err := b.Get(ctx, "f", []byte("k"), lim); ok || err != nil {
+	if _, ok, err := spaceOf(t, b, "f", lim).Get(ctx, []byte("k")); ok || err != nil {
 		t.Errorf("table other sees table picocache's entry: %v, %v", ok, err)
 	}
 }
@@ -435,20 +488,20 @@ func TestCounting(t *testing.T) {
 	unbounded := runtime.Limits{MaxSize: runtime.Unbounded}
 	set := func(k string, lim runtime.Limits) {
 		t.Helper()
-		if err := s.Set(ctx, "f", []byte(k), []byte("v"), lim); err != nil {
+		if err := spaceOf(t, s, "f", lim).Set(ctx, []byte(k), []byte("v")); err != nil {
 			t.Fatal(err)
 		}
 	}
 	wantLen := func(want int64) {
 		t.Helper()
-		if n, err := s.Len(ctx, "f"); n != want || err != nil {
+		if n, err := spaceOf(t, s, "f", unboundedLim).Len(ctx); n != want || err != nil {
 			t.Errorf("Len = %d, %v; want %d", n, err, want)
 		}
 		checkCount(t, s, "f")
 	}
 	counted := func() bool {
 		var n int
-		if err := s.testDB().QueryRowContext(ctx, `SELECT count(*) FROM picocache_fn WHERE fn = 'f'`).Scan(&n); err != nil {
+		if err := s.testDB().QueryRowContext(ctx, `SELECT count(*) FROM picocache_ns WHERE name = 'f' AND n IS NOT NULL`).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n == 1
@@ -471,7 +524,7 @@ func TestCounting(t *testing.T) {
 		set(fmt.Sprint(i), unbounded)
 	}
 	wantLen(9)
-	if err := s.Clear(ctx, "f"); err != nil {
+	if err := spaceOf(t, s, "f", unboundedLim).Clear(ctx); err != nil {
 		t.Fatal(err)
 	}
 	wantLen(0)
@@ -482,12 +535,13 @@ func TestCounting(t *testing.T) {
 	if got := order(t, s, "f"); !slices.Equal(got, []string{"3", "4"}) {
 		t.Errorf("entries %v, want [3 4]", got)
 	}
-	// A hit on the most recent entry writes nothing and keeps the order.
+	// Touches of the most recent entry keep the order.
 	for range 3 {
-		if _, ok, err := s.Get(ctx, "f", []byte("4"), runtime.Limits{MaxSize: 2}); !ok || err != nil {
+		if _, ok, err := spaceOf(t, s, "f", runtime.Limits{MaxSize: 2}).Get(ctx, []byte("4")); !ok || err != nil {
 			t.Fatalf("Get = %v, %v", ok, err)
 		}
 	}
+	flush(t, s)
 	if got := order(t, s, "f"); !slices.Equal(got, []string{"3", "4"}) {
 		t.Errorf("entries %v, want [3 4]", got)
 	}
@@ -515,7 +569,7 @@ func TestUnboundedToBounded(t *testing.T) {
 	three := runtime.Limits{MaxSize: 3}
 	set := func(s *Store, k string, lim runtime.Limits) {
 		t.Helper()
-		if err := s.Set(ctx, "f", []byte(k), []byte("v"+k), lim); err != nil {
+		if err := spaceOf(t, s, "f", lim).Set(ctx, []byte(k), []byte("v"+k)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -524,7 +578,7 @@ func TestUnboundedToBounded(t *testing.T) {
 		if got := order(t, a, "f"); !slices.Equal(got, keys) {
 			t.Errorf("entries %v, want %v", got, keys)
 		}
-		if n, err := b.Len(ctx, "f"); n != int64(len(keys)) || err != nil {
+		if n, err := spaceOf(t, b, "f", unboundedLim).Len(ctx); n != int64(len(keys)) || err != nil {
 			t.Errorf("Len = %d, %v; want %d", n, err, len(keys))
 		}
 		checkCount(t, a, "f")
@@ -532,7 +586,8 @@ func TestUnboundedToBounded(t *testing.T) {
 	nulls := func() int {
 		t.Helper()
 		var n int
-		if err := a.testDB().QueryRowContext(ctx, `SELECT count(*) FROM picocache WHERE fn = 'f' AND seq IS NULL`).Scan(&n); err != nil {
+		if err := a.testDB().QueryRowContext(ctx, `SELECT count(*) FROM picocache
+			WHERE ns = (SELECT id FROM picocache_ns WHERE name = 'f') AND seq IS NULL`).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n
@@ -545,9 +600,10 @@ func TestUnboundedToBounded(t *testing.T) {
 		t.Errorf("%d NULL-seq rows after 4 unbounded Sets, want 4", n)
 	}
 	// A bounded hit gives its entry a seq, above the NULL-seq ones.
-	if _, ok, err := a.Get(ctx, "f", []byte("c"), three); !ok || err != nil {
+	if _, ok, err := spaceOf(t, a, "f", three).Get(ctx, []byte("c")); !ok || err != nil {
 		t.Fatalf("Get = %v, %v", ok, err)
 	}
+	flush(t, a)
 	want("a", "b", "d", "c")
 	// The first bounded Set, from the other Store, counts the function,
 	// orders the NULL-seq rows by key below c, and evicts the first two.
@@ -567,7 +623,7 @@ func TestUnboundedToBounded(t *testing.T) {
 	set(a, "g", three)
 	want("f", "d", "g")
 	// Clear keeps the count row; later unbounded Sets keep recency.
-	if err := a.Clear(ctx, "f"); err != nil {
+	if err := spaceOf(t, a, "f", unboundedLim).Clear(ctx); err != nil {
 		t.Fatal(err)
 	}
 	set(b, "z", unbounded)
@@ -577,17 +633,25 @@ func TestUnboundedToBounded(t *testing.T) {
 	want("y", "x")
 }
 
-// TestQueryPlans checks that the statements that order a function's
-// entries use the partial index on (fn, seq): a condition the planner
-// cannot prove implies seq IS NOT NULL would make every bounded Set scan
-// all its function's rows.
+// TestQueryPlans checks the plans of the statements whose plan matters:
+// a touch reads its list of keys and looks each up, and takes the
+// namespace's largest seq from the partial index on (ns, seq); a read
+// searches the primary key. A plan that scanned the namespace's rows would
+// make every batch of touches, or every hit, read them all.
 func TestQueryPlans(t *testing.T) {
 	s := openTemp(t)
-	q := queries(DefaultTable)
-	for name, query := range map[string]string{"evict": q.evict, "upsert": q.upsert, "touch": q.touch, "getStale": q.getStale} {
-		rows, err := s.testDB().QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, "f", []byte("k"), []byte("v"), 1)
+	q := queries(newTables(DefaultTable))
+	for _, tc := range []struct {
+		name, query string
+		args        []any
+		want        []string
+	}{
+		{"touch", q.touch, []any{1, `["6b"]`}, []string{"SCAN t", "SEARCH picocache USING PRIMARY KEY (ns=? AND key=?)", "picocache_lru"}},
+		{"get", q.get, []any{1, []byte("k"), 1}, []string{"SEARCH picocache USING PRIMARY KEY (ns=? AND key=?)"}},
+	} {
+		rows, err := s.testDB().QueryContext(ctx, "EXPLAIN QUERY PLAN "+tc.query, tc.args...)
 		if err != nil {
-			t.Fatalf("%s: %v", name, err)
+			t.Fatalf("%s: %v", tc.name, err)
 		}
 		var plan []string
 		for rows.Next() {
@@ -600,8 +664,13 @@ func TestQueryPlans(t *testing.T) {
 		}
 		rows.Close()
 		joined := strings.Join(plan, "; ")
-		if !strings.Contains(joined, "picocache_lru") || strings.Contains(joined, "SCAN") || strings.Contains(joined, "TEMP B-TREE") {
-			t.Errorf("%s: plan %q; want it to search picocache_lru, without a scan or sort", name, joined)
+		for _, w := range tc.want {
+			if !strings.Contains(joined, w) {
+				t.Errorf("%s: plan %q; want it to say %q", tc.name, joined, w)
+			}
+		}
+		if strings.Contains(joined, "SCAN picocache") || strings.Contains(joined, "SEARCH picocache USING PRIMARY KEY (ns=?)") {
+			t.Errorf("%s: plan %q scans the namespace's rows", tc.name, joined)
 		}
 	}
 }

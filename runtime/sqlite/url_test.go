@@ -11,6 +11,13 @@ import (
 	"github.com/picocache/picocache/runtime"
 )
 
+// with returns the default options changed by change.
+func with(change func(o *options)) options {
+	o := defaultOptions()
+	change(&o)
+	return o
+}
+
 func TestParseURL(t *testing.T) {
 	for _, tc := range []struct {
 		url, path string
@@ -25,11 +32,13 @@ func TestParseURL(t *testing.T) {
 		{"SQLite://LOCALHOST/abs/path.db", "/abs/path.db", defaultOptions()},
 		{"sqlite:///abs/with%20space%3F.db", "/abs/with space?.db", defaultOptions()},
 		{"sqlite:rel%23hash.db", "rel#hash.db", defaultOptions()},
-		{"sqlite:c.db?table=memo", "c.db", options{table: "memo", busyTimeout: DefaultBusyTimeout, readers: DefaultReaders, recovery: true}},
-		{"sqlite:///c.db?busy_timeout=250", "/c.db", options{table: DefaultTable, busyTimeout: 250 * time.Millisecond, readers: DefaultReaders, recovery: true}},
-		{"sqlite:c.db?busy_timeout=1m&readers=9&table=_t1", "c.db", options{table: "_t1", busyTimeout: time.Minute, readers: 9, recovery: true}},
-		{"sqlite:c.db?recovery=false", "c.db", options{table: DefaultTable, busyTimeout: DefaultBusyTimeout, readers: DefaultReaders, recovery: false}},
+		{"sqlite:c.db?table=memo", "c.db", with(func(o *options) { o.table = "memo" })},
+		{"sqlite:///c.db?busy_timeout=250", "/c.db", with(func(o *options) { o.busyTimeout = 250 * time.Millisecond })},
+		{"sqlite:c.db?busy_timeout=1m&readers=9&table=_t1", "c.db", with(func(o *options) { o.busyTimeout, o.readers, o.table = time.Minute, 9, "_t1" })},
+		{"sqlite:c.db?recovery=false", "c.db", with(func(o *options) { o.recovery = false })},
 		{"sqlite:c.db?recovery=1", "c.db", defaultOptions()},
+		{"sqlite:c.db?flush=250ms", "c.db", with(func(o *options) { o.flushDelay = 250 * time.Millisecond })},
+		{"sqlite:c.db?flush=5000", "c.db", with(func(o *options) { o.flushDelay = 5 * time.Second })},
 	} {
 		path, opts, err := ParseURL(tc.url)
 		if err != nil {
@@ -64,6 +73,9 @@ func TestParseURLErrors(t *testing.T) {
 		{"sqlite:x.db?busy_timeout=-5", "busy_timeout"},
 		{"sqlite:x.db?readers=0", "readers"},
 		{"sqlite:x.db?recovery=maybe", "recovery"},
+		{"sqlite:x.db?flush=soon", "flush"},
+		{"sqlite:x.db?flush=0", "flush"},
+		{"sqlite:x.db?flush=-1s", "flush"},
 		{"sqlite:x.db#frag", "fragment"},
 		{"redis://localhost/0", "not sqlite"},
 		{"sqlite:bad%zz.db", "invalid URL escape"},
@@ -96,7 +108,7 @@ func TestDefaultURL(t *testing.T) {
 		t.Fatalf("OpenURL(%q) returned a %T", runtime.DefaultURL, s)
 	}
 	lim := runtime.Limits{MaxSize: runtime.Unbounded}
-	if err := s.Set(ctx, "f", []byte("k"), []byte("v"), lim); err != nil {
+	if err := spaceOf(t, s, "f", lim).Set(ctx, []byte("k"), []byte("v")); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "picocache.db")); err != nil {
@@ -107,7 +119,7 @@ func TestDefaultURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Chdir(filepath.Join(dir, "sub"))
-	if v, ok, err := s.Get(ctx, "f", []byte("k"), lim); !ok || err != nil || string(v) != "v" {
+	if v, ok, err := spaceOf(t, s, "f", lim).Get(ctx, []byte("k")); !ok || err != nil || string(v) != "v" {
 		t.Errorf("Get after chdir = %q, %v, %v", v, ok, err)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/picocache/picocache/internal/bench/sqlitebench"
+	"github.com/picocache/picocache/internal/testenv"
 	"github.com/picocache/picocache/runtime"
 	"github.com/picocache/picocache/runtime/sqlite"
 	// The driver's own registration ("sqlite") is what the raw peers use.
@@ -111,15 +112,15 @@ func paired(b *testing.B, raw, store func(i int)) {
 	b.ResetTimer()
 	for done := 0; done < b.N; done += chunk {
 		n := min(chunk, b.N-done)
-		c0, t0 := threadCPU(), time.Now()
+		c0, t0 := testenv.ThreadCPU(), time.Now()
 		for i := done; i < done+n; i++ {
 			raw(i)
 		}
-		c1, t1 := threadCPU(), time.Now()
+		c1, t1 := testenv.ThreadCPU(), time.Now()
 		for i := done; i < done+n; i++ {
 			store(i)
 		}
-		t2, c2 := time.Now(), threadCPU()
+		t2, c2 := time.Now(), testenv.ThreadCPU()
 		tRaw, tStore = tRaw+t1.Sub(t0), tStore+t2.Sub(t1)
 		cRaw, cStore = cRaw+c1-c0, cStore+c2-c1
 	}

@@ -63,7 +63,10 @@ func redactQuery(raw string) string {
 }
 
 // ParseURL is url.Parse, but its error names the URL without its
-// password: url.Parse's own error repeats the whole URL.
+// password: url.Parse's own error repeats the whole URL, and its reason
+// may quote a piece of it (`invalid port ":S3cr3t" after host` for a
+// password holding a '/'), so the reason keeps only its words, not what
+// it quotes.
 func ParseURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -71,7 +74,26 @@ func ParseURL(raw string) (*url.URL, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, fmt.Errorf("parse %q: %w", Redact(raw), err)
+		return nil, fmt.Errorf("parse %q: %s", Redact(raw), unquote(err.Error()))
 	}
 	return u, nil
+}
+
+// unquote drops every double-quoted part of msg.
+func unquote(msg string) string {
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(msg, '"')
+		if i < 0 {
+			b.WriteString(msg)
+			break
+		}
+		b.WriteString(msg[:i])
+		j := strings.IndexByte(msg[i+1:], '"')
+		if j < 0 {
+			break
+		}
+		msg = msg[i+1+j+1:]
+	}
+	return strings.Join(strings.Fields(b.String()), " ")
 }

@@ -122,11 +122,13 @@ type function struct {
 	names
 	hits   storekit.Touches // keys whose GET found an entry
 	misses storekit.Touches // keys whose GET found none
-	// gate orders the batches of this process: a Set holds one unit
-	// from taking the pending batch until its script has run, a flush
-	// (touchScript) holds all of them. So a Set that starts while a
-	// flush is under way waits for it, and its eviction sees every read
-	// this process made before it.
+	// gate orders the batches of this process: a Set or a flush
+	// (touchScript) holds all of it from taking the pending batch until
+	// its script has run. So this process's Sets and flushes of one
+	// function reach the server in the order they took their batches, and
+	// every Set's eviction sees every read this process made before it.
+	// (With Sets in parallel, a Set that took a batch could reach the
+	// server after another Set had evicted an entry the batch touched.)
 	gate *semaphore.Weighted
 }
 
@@ -315,6 +317,9 @@ func (c *valuesCtx) Value(key any) any { return c.values.Value(key) }
 // failed names the operation in err, and says so when it ran out of the
 // Store's bound, whose bare "context deadline exceeded" tells little.
 func (s *Store) failed(ctx context.Context, op string, err error) error {
+	if s.closed.Load() {
+		return ErrClosed // the connection closed under the call
+	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return fmt.Errorf("redis: %s: no answer in time (the store waits at most %v): %w", op, s.timeout, err)
 	}
@@ -600,10 +605,10 @@ func (sp *space) Set(ctx context.Context, key, value []byte) error {
 	defer cancel()
 	var last batch
 	if sp.bounded {
-		if err := fn.gate.Acquire(ctx, 1); err != nil {
+		if err := fn.gate.Acquire(ctx, gateAll); err != nil {
 			return s.failed(ctx, "set", err)
 		}
-		defer fn.gate.Release(1)
+		defer fn.gate.Release(gateAll)
 		if bs := fn.take(key); len(bs) > 0 {
 			if err := s.touch(ctx, fn, bs[:len(bs)-1]); err != nil {
 				fn.put(bs[len(bs)-1:])

@@ -260,6 +260,15 @@ func (s *Store) closeStmts() error {
 // means the Store sets no bound of its own.
 func (s *Store) Bound() time.Duration { return s.timeout }
 
+// opErr names the store and the operation in err, and reports a failure
+// of a call that Close overtook as ErrClosed.
+func (s *Store) opErr(ctx context.Context, op string, err error) error {
+	if s.closed.Load() {
+		return errClosed
+	}
+	return fmt.Errorf("sqldb: %s: %w", op, s.timeoutErr(ctx, err))
+}
+
 // timeoutErr says so when err comes from the Store's own deadline, whose
 // bare "context deadline exceeded" would not tell a reader which bound
 // ran out.
@@ -384,7 +393,7 @@ func (sp *space) Get(ctx context.Context, key []byte) ([]byte, bool, error) {
 		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("sqldb: get: %w", s.timeoutErr(ctx, err))
+		return nil, false, s.opErr(ctx, "get", err)
 	}
 	if exp <= now() {
 		return nil, false, nil
@@ -468,7 +477,7 @@ func (sp *space) Set(ctx context.Context, key, value []byte) error {
 		err = s.setBoundedFn(ctx, sp.fn, kh[:], key, value, exp, sp.lim.MaxSize)
 	}
 	if err != nil {
-		return fmt.Errorf("sqldb: set: %w", s.timeoutErr(ctx, err))
+		return s.opErr(ctx, "set", err)
 	}
 	return nil
 }
@@ -763,7 +772,7 @@ func (sp *space) Clear(ctx context.Context) error {
 		return tx.Commit()
 	})
 	if err != nil {
-		return fmt.Errorf("sqldb: clear: %w", s.timeoutErr(ctx, err))
+		return s.opErr(ctx, "clear", err)
 	}
 	return nil
 }
@@ -779,7 +788,7 @@ func (sp *space) Len(ctx context.Context) (int64, error) {
 	var n int64
 	err := s.retry(ctx, func() error { return s.count.QueryRowContext(ctx, sp.fn.fhArg, now()).Scan(&n) })
 	if err != nil {
-		return 0, fmt.Errorf("sqldb: len: %w", s.timeoutErr(ctx, err))
+		return 0, s.opErr(ctx, "len", err)
 	}
 	return n, nil
 }

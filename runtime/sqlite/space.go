@@ -577,10 +577,21 @@ func (h *handle) len(ctx context.Context, ns *nsState, now int64) (int64, error)
 	return n, err
 }
 
+// pendingHits reports whether any of nss has hits whose recency is not
+// applied.
+func pendingHits(nss []*nsState) bool {
+	for _, ns := range nss {
+		if ns.touches.Len() > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // Close implements runtime.Store. It stops the flusher, waits for an
 // operation in progress on the writer connection (at most its budget),
-// applies the recency of the hits still recorded, within the busy
-// timeout, then closes every connection; later calls fail with
+// applies the recency of the hits still recorded with what is left of the
+// busy timeout, then closes every connection; later calls fail with
 // ErrClosed. Closing twice is not an error.
 func (s *Store) Close() error {
 	s.mu.Lock()
@@ -594,16 +605,25 @@ func (s *Store) Close() error {
 		nss = append(nss, ns)
 	}
 	s.mu.Unlock()
+	// One budget for the whole of Close: the flush in progress (which
+	// flusher.Close waits for), the operation holding the writer, and
+	// applying what is left get the busy timeout between them.
+	start := time.Now()
 	s.flusher.Close()
 	s.wsem <- struct{}{} // never released: no write can start again
 	h := s.h.Load()
 	var errs []error
-	ctx, cancel := context.WithTimeout(context.Background(), s.o.busyTimeout)
-	err := h.fitBusyLocked(s.o.busyTimeout)
-	if err == nil {
-		err = h.applyLocked(ctx, nss)
+	var err error
+	if left := s.o.busyTimeout - time.Since(start); left > time.Millisecond {
+		ctx, cancel := context.WithTimeout(context.Background(), left)
+		err = h.fitBusyLocked(left)
+		if err == nil {
+			err = h.applyLocked(ctx, nss)
+		}
+		cancel()
+	} else if pendingHits(nss) {
+		err = fmt.Errorf("no time left of the busy timeout (%v)", s.o.busyTimeout)
 	}
-	cancel()
 	if err != nil {
 		errs = append(errs, fmt.Errorf("sqlite: closing %s: applying the recency of hits: %w", s.path, err))
 	}

@@ -153,6 +153,8 @@ type Flusher struct {
 	// that follow the first one take no lock.
 	kicked atomic.Bool
 
+	wake chan struct{} // Now's nudge; capacity 1
+
 	mu      sync.Mutex
 	running bool          // guarded by mu; the goroutine runs
 	stop    chan struct{} // closed by Close
@@ -166,7 +168,7 @@ func NewFlusher(delay time.Duration, flush func()) *Flusher {
 	if delay <= 0 {
 		delay = DefaultFlushDelay
 	}
-	return &Flusher{delay: delay, flush: flush, stop: make(chan struct{}), done: make(chan struct{})}
+	return &Flusher{delay: delay, flush: flush, stop: make(chan struct{}), done: make(chan struct{}), wake: make(chan struct{}, 1)}
 }
 
 // Kick asks for a flush within the delay. It is cheap when one is due
@@ -187,16 +189,40 @@ func (f *Flusher) Kick() {
 	}
 }
 
+// Now asks for a flush as soon as the goroutine can: a batch is full.
+// Hits call it instead of applying the batch themselves, so that no hit
+// waits for a write (another process's lock, say). Flushes that Now asks
+// for come at most eight per delay, so that a store that keeps failing
+// them costs one goroutine's occasional work, not a busy loop.
+func (f *Flusher) Now() {
+	f.Kick()
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
 func (f *Flusher) loop() {
 	defer close(f.done)
 	timer := time.NewTimer(f.delay)
 	defer timer.Stop()
+	minGap := f.delay / 8
+	var last time.Time
 	for {
 		select {
 		case <-f.stop:
 			return
 		case <-timer.C:
+		case <-f.wake:
+			if wait := minGap - time.Since(last); wait > 0 {
+				select {
+				case <-f.stop:
+					return
+				case <-time.After(wait):
+				}
+			}
 		}
+		last = time.Now()
 		if f.kicked.Swap(false) {
 			f.flush()
 		}

@@ -151,3 +151,26 @@ func TestTouchesBoundedWhenNeverApplied(t *testing.T) {
 		t.Errorf("%d keys pending after 200000 hits never applied, more than %d", n, limit)
 	}
 }
+
+func TestFlusherNow(t *testing.T) {
+	var n atomic.Int64
+	f := NewFlusher(time.Hour, func() { n.Add(1) })
+	defer f.Close()
+	f.Now()
+	deadline := time.Now().Add(5 * time.Second)
+	for n.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n.Load() != 1 {
+		t.Fatalf("%d flushes after Now with an hour's delay, want 1", n.Load())
+	}
+	// Now again at once: the next flush waits for the minimum gap
+	// (delay/8), not for the delay, and not for nothing.
+	for range 100 {
+		f.Now()
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n.Load() != 1 {
+		t.Errorf("%d flushes right after another, want them spaced by delay/8", n.Load())
+	}
+}

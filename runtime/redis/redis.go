@@ -548,14 +548,16 @@ func (sp *space) Get(ctx context.Context, key []byte) ([]byte, bool, error) {
 		if !rueidis.IsRedisNil(err) {
 			return nil, false, s.failed(ctx, "get", err)
 		}
+		// A full batch goes to the flusher at once: a read never waits
+		// for a write (the function's gate, held by a Set).
 		if sp.bounded && fn.misses.Add(key) {
-			s.apply(ctx, fn) // what fails stays pending
+			s.flusher.Now()
 		}
 		return nil, false, nil
 	}
 	if sp.bounded {
 		if fn.hits.Add(key) {
-			s.apply(ctx, fn)
+			s.flusher.Now()
 		}
 		s.flusher.Kick()
 	}

@@ -404,25 +404,15 @@ func (sp *space) Get(ctx context.Context, key []byte) ([]byte, bool, error) {
 	return nonNil(v), true, nil
 }
 
-// touched records a hit of key. When that fills the batch, the hit
-// applies it, unless a Set or a flush of the function is applying hits
-// at the time: the flusher then takes the batch.
+// touched records a hit of key. When that fills the batch, the flusher
+// applies it at once: a hit never waits for a write (a count-row lock
+// that another process's Set holds, say).
 func (sp *space) touched(ctx context.Context, key []byte) {
-	fn := sp.fn
-	if !fn.touches.Add(key) {
-		sp.s.flusher.Kick()
+	if sp.fn.touches.Add(key) {
+		sp.s.flusher.Now()
 		return
 	}
-	select {
-	case fn.turn <- struct{}{}:
-	default:
-		sp.s.flusher.Kick()
-		return
-	}
-	defer fn.done()
-	if sp.s.applyLocked(ctx, fn) != nil {
-		sp.s.flusher.Kick() // the hits were put back
-	}
+	sp.s.flusher.Kick()
 }
 
 // bound applies the Store's operation timeout to ctx.

@@ -227,26 +227,15 @@ func (h *handle) get(ctx context.Context, ns *nsState, key []byte, now int64, by
 	return value, err
 }
 
-// touched records a hit of key. When that fills the batch, the hit
-// applies it, within the store's bound, unless another hit is applying a
-// batch or one failed within the flush delay: the flusher then takes it.
+// touched records a hit of key. When that fills the batch, the flusher
+// applies it at once: a hit never waits for a write (this process's
+// writer connection, another process's lock on the file).
 func (sp *space) touched(ctx context.Context, key []byte) {
-	s := sp.s
-	if !sp.ns.touches.Add(key) {
-		s.flusher.Kick()
+	if sp.ns.touches.Add(key) {
+		sp.s.flusher.Now()
 		return
 	}
-	if time.Now().UnixNano() < s.applyAfter.Load() || !s.applying.CompareAndSwap(false, true) {
-		s.flusher.Kick()
-		return
-	}
-	defer s.applying.Store(false)
-	if s.flush(ctx, sp.ns) != nil {
-		// The hits were put back. Hits do not try again before the
-		// flusher does: another process may hold the file's write lock.
-		s.applyAfter.Store(time.Now().Add(s.o.flushDelay).UnixNano())
-		s.flusher.Kick()
-	}
+	sp.s.flusher.Kick()
 }
 
 // Set implements runtime.Space. The upsert, the purge of the namespace's

@@ -47,14 +47,9 @@ type Store struct {
 
 	sets uint64 // Sets so far; guarded by wsem
 
-	// flusher applies the recency of hits within the flush delay.
+	// flusher applies the recency of hits within the flush delay, and
+	// at once when a batch is full.
 	flusher *storekit.Flusher
-	// applying is set while a hit applies a full batch of hits, so that
-	// the hits that find the batch full meanwhile leave it to that one.
-	applying atomic.Bool
-	// applyAfter is when hits may apply a full batch again (Unix
-	// nanoseconds), after one failed.
-	applyAfter atomic.Int64
 
 	mu     sync.Mutex
 	spaces map[spaceKey]*space // guarded by mu

@@ -57,7 +57,8 @@
 //     goroutine of the Store that its first bounded hit starts and Close
 //     stops;
 //   - by Flush, and by Close;
-//   - by the hit that fills the batch, so that it stays bounded.
+//   - at once, by that goroutine, when a batch is full (the hit that
+//     fills it does not wait for the write), so that it stays bounded.
 //
 // Until a process applies its hits, other processes' evictions do not see
 // them: across processes eviction is LRU up to the flush delay. A batch

@@ -50,7 +50,8 @@
 // too, twice when it moves a damaged file aside; so does [Store.Space]
 // when it registers a namespace new to the file. Applying the recency of
 // hits (see below) is bounded the same way: by the flusher in the
-// background, by the hit that fills a batch, by Flush and by Close. An
+// background (at once when a batch is full: no hit waits for a write),
+// by Flush and by Close. An
 // operation that finds the writer free, with a context without deadline,
 // runs no statement, starts no timer and no goroutine for all this.
 //

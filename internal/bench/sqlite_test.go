@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	goruntime "runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -100,38 +99,6 @@ func bindSQLite[R any](b *testing.B, f *runtime.Func[R], path string) *sqlite.St
 	return s
 }
 
-// paired runs raw and store b.N times each, in alternating chunks, on one
-// goroutine locked to its thread, and reports the store's time over
-// raw's, in wall time and in the thread's CPU time.
-func paired(b *testing.B, raw, store func(i int)) {
-	b.ReportAllocs()
-	goruntime.LockOSThread()
-	defer goruntime.UnlockOSThread()
-	const chunk = 64
-	var tRaw, tStore, cRaw, cStore time.Duration
-	b.ResetTimer()
-	for done := 0; done < b.N; done += chunk {
-		n := min(chunk, b.N-done)
-		c0, t0 := testenv.ThreadCPU(), time.Now()
-		for i := done; i < done+n; i++ {
-			raw(i)
-		}
-		c1, t1 := testenv.ThreadCPU(), time.Now()
-		for i := done; i < done+n; i++ {
-			store(i)
-		}
-		t2, c2 := time.Now(), testenv.ThreadCPU()
-		tRaw, tStore = tRaw+t1.Sub(t0), tStore+t2.Sub(t1)
-		cRaw, cStore = cRaw+c1-c0, cStore+c2-c1
-	}
-	b.ReportMetric(float64(tRaw)/float64(b.N), "raw-ns/op")
-	b.ReportMetric(float64(tStore)/float64(b.N), "store-ns/op")
-	b.ReportMetric(float64(tStore)/float64(tRaw), "store/raw")
-	if cRaw > 0 {
-		b.ReportMetric(float64(cStore)/float64(cRaw), "cpu-store/raw")
-	}
-}
-
 // BenchmarkSQLiteHit compares a hit of a generated wrapper on the SQLite
 // store with a raw prepared SELECT of a value of the same size, on the
 // same file: Square256, of maxsize 256, whose hits are reads that record
@@ -157,7 +124,7 @@ func BenchmarkSQLiteHit(b *testing.B) {
 				}
 			}
 			var v []byte
-			paired(b, func(i int) {
+			testenv.Paired(b, func(i int) {
 				key = key8(key, i%keys256)
 				if err := r.get.QueryRow(key).Scan(&v); err != nil {
 					b.Fatal(err)
@@ -193,7 +160,7 @@ func BenchmarkSQLiteMissStore(b *testing.B) {
 				c.fn(n)
 			}
 			var key []byte
-			paired(b, func(i int) {
+			testenv.Paired(b, func(i int) {
 				if _, err := r.upsert.Exec(key8(key, keys256+i), rawValue); err != nil {
 					b.Fatal(err)
 				}

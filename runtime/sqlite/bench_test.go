@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
 	"sync"
 	"testing"
 	"time"
@@ -100,40 +99,6 @@ func benchStore(b *testing.B, lim runtime.Limits) (*Store, runtime.Space, *rawPe
 	return s, sp, raw
 }
 
-// paired runs raw and store b.N times each, in alternating chunks, and
-// reports the store's time over raw's: wall time (store/raw) and the CPU
-// time of the benchmark's thread (cpu-store/raw), which waiting for a
-// CPU on a busy machine does not inflate. The statements run on the
-// calling goroutine (modernc is Go, and no context has a deadline).
-func paired(b *testing.B, raw, store func(i int)) {
-	b.ReportAllocs()
-	goruntime.LockOSThread()
-	defer goruntime.UnlockOSThread()
-	const chunk = 64
-	var tRaw, tStore, cRaw, cStore time.Duration
-	b.ResetTimer()
-	for done := 0; done < b.N; done += chunk {
-		n := min(chunk, b.N-done)
-		c0, t0 := testenv.ThreadCPU(), time.Now()
-		for i := done; i < done+n; i++ {
-			raw(i)
-		}
-		c1, t1 := testenv.ThreadCPU(), time.Now()
-		for i := done; i < done+n; i++ {
-			store(i)
-		}
-		t2, c2 := time.Now(), testenv.ThreadCPU()
-		tRaw, tStore = tRaw+t1.Sub(t0), tStore+t2.Sub(t1)
-		cRaw, cStore = cRaw+c1-c0, cStore+c2-c1
-	}
-	b.ReportMetric(float64(tRaw)/float64(b.N), "raw-ns/op")
-	b.ReportMetric(float64(tStore)/float64(b.N), "store-ns/op")
-	b.ReportMetric(float64(tStore)/float64(tRaw), "store/raw")
-	if cRaw > 0 {
-		b.ReportMetric(float64(cStore)/float64(cRaw), "cpu-store/raw")
-	}
-}
-
 var benchLimits = []struct {
 	name string
 	lim  runtime.Limits
@@ -150,7 +115,7 @@ func BenchmarkHitPaired(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			_, sp, raw := benchStore(b, c.lim)
 			var rkey, skey, v []byte
-			paired(b, func(i int) {
+			testenv.Paired(b, func(i int) {
 				rkey = benchKey(rkey, i%benchMaxSize)
 				if err := raw.get.QueryRow(rkey).Scan(&v); err != nil || len(v) != benchValSize {
 					b.Fatal(err, len(v))
@@ -174,7 +139,7 @@ func BenchmarkMissSetPaired(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			_, sp, raw := benchStore(b, c.lim)
 			var rkey, skey []byte
-			paired(b, func(i int) {
+			testenv.Paired(b, func(i int) {
 				rkey = benchKey(rkey, benchMaxSize+i)
 				if _, err := raw.put.Exec(rkey, benchValue); err != nil {
 					b.Fatal(err)

@@ -50,12 +50,14 @@ var defaults struct {
 
 // SetDefaultStore makes s the store of every function not bound with
 // Func.Bind, in place of PICOCACHE_URL and ./picocache.db. SetDefaultStore(nil)
-// returns to those. The caller keeps ownership of s.
-func SetDefaultStore(s Store) {
+// returns to those. It returns the store set before (nil if none), so
+// that a caller can put it back. The caller keeps ownership of s.
+func SetDefaultStore(s Store) (previous Store) {
 	defaults.mu.Lock()
 	defer defaults.mu.Unlock()
-	defaults.set = s
+	previous, defaults.set = defaults.set, s
 	defaults.gen.Add(1)
+	return previous
 }
 
 // DefaultStore returns the store of functions not bound with Func.Bind:

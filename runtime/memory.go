@@ -5,10 +5,14 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/picocache/picocache/internal/storekit"
 )
 
 // ErrClosed is returned by a store's methods after Close.
@@ -30,6 +34,8 @@ type Memory struct {
 	mu     sync.Mutex
 	spaces map[string]*memSpace // guarded by mu
 	closed atomic.Bool          // set once, under mu
+	// maxSize caps every function's entries (0: no cap); from the URL.
+	maxSize int64
 }
 
 // NewMemory returns an empty in-memory store.
@@ -38,6 +44,38 @@ func NewMemory() *Memory {
 }
 
 var _ Store = (*Memory)(nil)
+
+func init() { RegisterScheme("memory", openMemory) }
+
+// openMemory opens a Memory from a URL: "memory:", or
+// "memory:?maxsize=N" to keep at most N entries per function (an
+// unbounded function then holds N, a bounded one the smaller of its
+// maxsize and N), so that a test or a one-off run can use the memory store
+// through PICOCACHE_URL without growing without bound. Each URL opened is
+// a new, empty store.
+func openMemory(ctx context.Context, rawURL string) (Store, error) {
+	u, err := storekit.ParseURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("picocache: memory store: %w", err)
+	}
+	if u.Host != "" || (u.Path != "" && u.Path != "/") || u.Opaque != "" {
+		return nil, fmt.Errorf("picocache: memory store URL %q: want memory: or memory:?maxsize=N", storekit.Redact(rawURL))
+	}
+	m := NewMemory()
+	for k, vs := range u.Query() {
+		switch k {
+		case "maxsize":
+			n, err := strconv.ParseInt(vs[len(vs)-1], 10, 64)
+			if err != nil || n < 0 {
+				return nil, fmt.Errorf("picocache: memory store URL %q: maxsize=%q is not a count of entries", storekit.Redact(rawURL), vs[len(vs)-1])
+			}
+			m.maxSize = n
+		default:
+			return nil, fmt.Errorf("picocache: memory store URL %q: unknown parameter %q (known: maxsize)", storekit.Redact(rawURL), k)
+		}
+	}
+	return m, nil
+}
 
 // Space implements Store. Every Space for one namespace name shares its
 // entries; each enforces the limits it was asked with.
@@ -52,7 +90,11 @@ func (m *Memory) Space(ctx context.Context, ns Namespace) (Space, error) {
 		s = newMemSpace(m)
 		m.spaces[ns.Name] = s
 	}
-	return &memView{s: s, lim: ns.Limits}, nil
+	lim := ns.Limits
+	if m.maxSize > 0 && (lim.MaxSize == Unbounded || lim.MaxSize > m.maxSize) {
+		lim.MaxSize = m.maxSize
+	}
+	return &memView{s: s, lim: lim}, nil
 }
 
 // Close implements Store: it drops every entry, and later calls fail

@@ -3,6 +3,7 @@ package runtime_test
 import (
 	"context"
 	goruntime "runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -103,5 +104,79 @@ func TestMemoryConcurrentHits(t *testing.T) {
 	wg.Wait()
 	if info, _ := f.Info(context.Background()); info.CurrSize > 50 || info.Hits+info.Misses != 8*20000 {
 		t.Errorf("Info = %+v: want currsize <= 50 and %d calls", info, 8*20000)
+	}
+}
+
+// TestMemoryURL opens the memory store by URL: each opening is a new,
+// empty store; maxsize caps every function; bad URLs say why.
+func TestMemoryURL(t *testing.T) {
+	ctx := context.Background()
+	s, err := runtime.OpenURL(ctx, "memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	f := newFunc(t, runtime.Unbounded)
+	f.Bind(s)
+	var runs atomic.Int64
+	for n := range 10 {
+		call(f, &runs, n)
+		call(f, &runs, n)
+	}
+	if runs.Load() != 10 {
+		t.Errorf("memory: store: %d runs for 10 keys called twice, want 10", runs.Load())
+	}
+	if other, err := runtime.OpenURL(ctx, "memory:"); err != nil {
+		t.Fatal(err)
+	} else if n, _ := spaceOf(t, other, f).Len(ctx); n != 0 {
+		t.Errorf("a second memory: store holds %d entries, want a new, empty store", n)
+	}
+
+	capped, err := runtime.OpenURL(ctx, "memory:?maxsize=3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer capped.Close()
+	for _, maxSize := range []int64{runtime.Unbounded, 2, 5} {
+		f := newFunc(t, maxSize)
+		f.Bind(capped)
+		for n := range 10 {
+			call(f, &runs, n)
+		}
+		want := int64(3)
+		if maxSize != runtime.Unbounded {
+			want = min(want, maxSize)
+		}
+		if info, err := f.Info(ctx); err != nil || info.CurrSize != want {
+			t.Errorf("maxsize=%d under memory:?maxsize=3: CurrSize %d (%v), want %d", maxSize, info.CurrSize, err, want)
+		}
+	}
+
+	for _, bad := range []string{"memory:?maxsize=-1", "memory:?maxsize=many", "memory:?size=3", "memory:foo", "memory://host", "memory:///path"} {
+		if _, err := runtime.OpenURL(ctx, bad); err == nil || !strings.Contains(err.Error(), "memory store") {
+			t.Errorf("OpenURL(%q): err = %v, want an error naming the memory store", bad, err)
+		}
+	}
+}
+
+// TestMemoryURLDefault uses the memory store through PICOCACHE_URL, as a
+// test run or a one-off run does.
+func TestMemoryURLDefault(t *testing.T) {
+	t.Setenv("PICOCACHE_URL", "memory:")
+	runtime.CloseDefault()
+	t.Cleanup(func() { runtime.CloseDefault() })
+	f := newFunc(t, 2)
+	var runs atomic.Int64
+	for _, n := range []int{1, 2, 3, 1, 2, 2} {
+		call(f, &runs, n)
+	}
+	info, err := f.Info(context.Background())
+	if err != nil || info.Hits != 1 || info.Misses != 5 || info.CurrSize != 2 {
+		t.Errorf("lru_cache sequence on PICOCACHE_URL=memory:: %+v, %v; want hits 1, misses 5, currsize 2", info, err)
+	}
+	if s, err := runtime.DefaultStore(context.Background()); err != nil {
+		t.Fatal(err)
+	} else if _, ok := s.(*runtime.Memory); !ok {
+		t.Errorf("default store is %T, want *runtime.Memory", s)
 	}
 }

@@ -1,8 +1,11 @@
 package runtime_test
 
 import (
+	"container/list"
 	"context"
+	"math/rand/v2"
 	goruntime "runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -178,5 +181,56 @@ func TestMemoryURLDefault(t *testing.T) {
 		t.Fatal(err)
 	} else if _, ok := s.(*runtime.Memory); !ok {
 		t.Errorf("default store is %T, want *runtime.Memory", s)
+	}
+}
+
+// TestMemoryExactLRU runs random gets and sets of one goroutine on a
+// bounded space and on a reference LRU list side by side: every get finds
+// exactly what the reference holds, whatever the stores evict, replace or
+// let expire.
+func TestMemoryExactLRU(t *testing.T) {
+	for _, maxSize := range []int64{1, 2, 7, 64} {
+		s := runtime.NewMemory()
+		sp, err := s.Space(context.Background(), runtime.Namespace{Name: "lru", Limits: runtime.Limits{MaxSize: maxSize}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref := list.New() // front: most recent
+		at := map[string]*list.Element{}
+		rng := rand.New(rand.NewPCG(1, uint64(maxSize)))
+		for op := range 50_000 {
+			k := strconv.Itoa(rng.IntN(int(maxSize) * 3))
+			if rng.IntN(3) == 0 {
+				v := strconv.Itoa(op)
+				if err := sp.Set(context.Background(), []byte(k), []byte(v)); err != nil {
+					t.Fatal(err)
+				}
+				if e := at[k]; e != nil {
+					ref.Remove(e)
+				}
+				at[k] = ref.PushFront([2]string{k, v})
+				for int64(ref.Len()) > maxSize {
+					old := ref.Remove(ref.Back()).([2]string)
+					delete(at, old[0])
+				}
+				continue
+			}
+			got, ok, err := sp.Get(context.Background(), []byte(k))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, wantOK := "", false
+			if e := at[k]; e != nil {
+				want, wantOK = e.Value.([2]string)[1], true
+				ref.MoveToFront(e)
+			}
+			if ok != wantOK || string(got) != want {
+				t.Fatalf("maxsize %d, op %d: Get(%s) = %q, %v; the reference LRU holds %q, %v", maxSize, op, k, got, ok, want, wantOK)
+			}
+		}
+		if n, _ := sp.Len(context.Background()); n != int64(ref.Len()) {
+			t.Errorf("maxsize %d: Len %d, reference %d", maxSize, n, ref.Len())
+		}
+		s.Close()
 	}
 }

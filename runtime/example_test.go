@@ -141,3 +141,22 @@ func ExampleRegisterScheme() {
 	// true <nil>
 	// true
 }
+
+// Walk every memoized function of the process, as an operator's endpoint
+// or a metrics exporter does.
+func ExampleFuncs() {
+	squareCache.Bind(runtime.NewMemory())
+	defer squareCache.Bind(nil)
+	squareCache.Clear(context.Background()) // counters are per function, not per store
+	squareCached(3)
+	squareCached(3)
+	for _, h := range runtime.Funcs() {
+		if strings.HasPrefix(h.Namespace(), "example.com/") {
+			c := h.Counts()
+			fmt.Printf("%s maxsize=%d hits=%d misses=%d\n", h.Namespace(), h.Config().MaxSize, c.Hits, c.Misses)
+		}
+	}
+	// Output:
+	// computing 3
+	// example.com/app.Square@1 maxsize=2 hits=1 misses=1
+}

@@ -49,7 +49,11 @@ type Codec[R any] struct {
 // Info is a function's statistics, after Python's cache_info().
 type Info struct {
 	Hits   int64 // calls in this process that returned a value they did not compute
-	Misses int64 // calls in this process that ran the function or failed
+	// MemoryHits counts the hits, of Hits, found in a store that keeps Go
+	// values in the process (the memory store); the others were read from
+	// a store of bytes, or shared another call's computation.
+	MemoryHits int64
+	Misses     int64 // calls in this process that ran the function or failed
 	// MaxSize is the function's entry limit: Unbounded, 0 or positive.
 	MaxSize int64
 	// CurrSize is how many live entries the store holds for the
@@ -100,7 +104,7 @@ type Func[R any] struct {
 	fp    [fingerprintLen]byte
 	nsCRC uint32 // the CRC-32C of the namespace, where every entry's checksum starts
 
-	hits                counter
+	hits, memHits       counter
 	misses, storeErrors atomic.Int64
 	// completed counts finished flights, so that a miss can tell whether
 	// another caller's flight for its key may have ended, and stored its
@@ -163,13 +167,15 @@ func New[R any](cfg Config, codec Codec[R]) *Func[R] {
 		panic("picocache: Codec.Append and Codec.Decode are required")
 	}
 	name := cfg.Name + "@" + cfg.Version
-	return &Func[R]{
+	f := &Func[R]{
 		cfg:   cfg,
 		codec: codec,
 		ns:    Namespace{Name: name, Limits: Limits{MaxSize: cfg.MaxSize, TTL: cfg.TTL}},
 		fp:    fingerprint(codec.Type),
 		nsCRC: namespaceCRC(name),
 	}
+	register(f)
+	return f
 }
 
 // Config returns the function's configuration.
@@ -271,7 +277,7 @@ func (f *Func[R]) Do(ctx context.Context, key []byte, compute func(context.Conte
 		x, ok, err := f.value(v, key)
 		if ok {
 			if r, ok := x.(R); ok {
-				f.hits.add(key)
+				f.memHits.add(key)
 				return r, nil
 			}
 		}
@@ -282,14 +288,18 @@ func (f *Func[R]) Do(ctx context.Context, key []byte, compute func(context.Conte
 		return f.miss(ctx, v, key, compute, true, 0, 0)
 	}
 	seen := f.completed.Load()
+	obs := currentObserver()
 	var start time.Time
-	if v.bound > 0 {
+	if v.bound > 0 || obs != nil {
 		start = time.Now()
 	}
 	raw, ok, err := f.get(ctx, v.space, key)
 	var took time.Duration
-	if v.bound > 0 {
+	if v.bound > 0 || obs != nil {
 		took = time.Since(start)
+	}
+	if obs != nil {
+		obs.StoreRead(f, took, err)
 	}
 	switch {
 	case err != nil:
@@ -380,7 +390,11 @@ func (f *Func[R]) miss(ctx context.Context, v *view, key []byte, compute func(co
 	// compute again. (The memory store's read costs next to nothing.)
 	if store {
 		if r, ok := f.reread(ctx, v, key, seen, &took); ok {
-			f.hits.add(key)
+			if v.values != nil {
+				f.memHits.add(key)
+			} else {
+				f.hits.add(key)
+			}
 			fl.val = r
 			removeFlight()
 			close(fl.done)
@@ -509,6 +523,11 @@ func (f *Func[R]) lead(ctx context.Context, fl *flight, compute func(context.Con
 	}()
 	parent, _ := ctx.Value(leadingKey{}).(*leading)
 	cctx := context.WithValue(ctx, leadingKey{}, &leading{fl: fl, parent: parent})
+	obs := currentObserver()
+	var start time.Time
+	if obs != nil {
+		start = time.Now()
+	}
 	func() {
 		defer func() {
 			if !normal {
@@ -520,6 +539,14 @@ func (f *Func[R]) lead(ctx context.Context, fl *flight, compute func(context.Con
 		r, err = compute(cctx)
 		normal = true
 	}()
+	if obs != nil {
+		switch {
+		case normal:
+			obs.Computed(f, time.Since(start), err)
+		case fl.panic != nil:
+			obs.Computed(f, time.Since(start), fl.panic)
+		}
+	}
 	if !normal {
 		recovered = true
 		removeFlight()
@@ -571,12 +598,7 @@ func (f *Func[R]) wait(ctx context.Context, fl *flight, key []byte, compute func
 // count this process's calls; CurrSize asks the store. When the store
 // fails, Info returns the local counts with the error.
 func (f *Func[R]) Info(ctx context.Context) (Info, error) {
-	info := Info{
-		Hits:        f.hits.sum(),
-		Misses:      f.misses.Load(),
-		MaxSize:     f.cfg.MaxSize,
-		StoreErrors: f.storeErrors.Load(),
-	}
+	info := f.Counts()
 	v := f.view(ctx)
 	if v.err != nil {
 		return info, v.err
@@ -584,6 +606,19 @@ func (f *Func[R]) Info(ctx context.Context) (Info, error) {
 	n, err := v.space.Len(ctx)
 	info.CurrSize = n
 	return info, err
+}
+
+// Counts returns the function's statistics in this process, without
+// asking the store: Info with CurrSize zero.
+func (f *Func[R]) Counts() Info {
+	mem := f.memHits.sum()
+	return Info{
+		Hits:        f.hits.sum() + mem,
+		MemoryHits:  mem,
+		Misses:      f.misses.Load(),
+		MaxSize:     f.cfg.MaxSize,
+		StoreErrors: f.storeErrors.Load(),
+	}
 }
 
 // Clear removes the function's entries from its store, for every process
@@ -596,6 +631,7 @@ func (f *Func[R]) Clear(ctx context.Context) error {
 	}
 	err := v.space.Clear(ctx)
 	f.hits.reset()
+	f.memHits.reset()
 	f.misses.Store(0)
 	f.storeErrors.Store(0)
 	return err

@@ -48,7 +48,7 @@ type Codec[R any] struct {
 
 // Info is a function's statistics, after Python's cache_info().
 type Info struct {
-	Hits   int64 // calls in this process that returned a value they did not compute
+	Hits int64 // calls in this process that returned a value they did not compute
 	// MemoryHits counts the hits, of Hits, found in a store that keeps Go
 	// values in the process (the memory store); the others were read from
 	// a store of bytes, or shared another call's computation.

@@ -45,7 +45,9 @@ type handle struct {
 	wTouch, wPut, wPurge        *sql.Stmt // on w; guarded by wsem
 	wUpsertUnbounded, wNsCreate *sql.Stmt // on w; guarded by wsem
 	wCount, wConvert            *sql.Stmt // on w; guarded by wsem
-	wClear                      *sql.Stmt // on w; guarded by wsem
+	wClear, wUsed               *sql.Stmt // on w; guarded by wsem
+	// q are the statements' texts, for those run too seldom to prepare.
+	q queryText
 
 	// busy is the busy timeout of w now, in milliseconds, and full the
 	// one it has between operations (the store's); busy is guarded by
@@ -110,7 +112,8 @@ func openHandle(ctx context.Context, abs string, o options, deadline time.Time) 
 	if err := h.restoreBusyLocked(); err != nil {
 		return h, err
 	}
-	if err := h.prepare(ctx, queries(h.names)); err != nil {
+	h.q = queries(h.names)
+	if err := h.prepare(ctx, h.q); err != nil {
 		return h, err
 	}
 	// SQLite opens a file it may read but not write read-only, and would
@@ -156,6 +159,7 @@ func (h *handle) prepare(ctx context.Context, q queryText) (err error) {
 	prep(h.w, &h.wConvert, q.convert)
 	prep(h.w, &h.wPurge, q.purge)
 	prep(h.w, &h.wClear, q.clear)
+	prep(h.w, &h.wUsed, q.used)
 	return err
 }
 
@@ -167,7 +171,7 @@ func (h *handle) close() error {
 		return nil
 	}
 	var errs []error
-	for _, st := range []*sql.Stmt{h.rGet, h.rLen, h.rNsID, h.wGet, h.wNsID, h.wNsCreate, h.wCount, h.wConvert, h.wUpsertUnbounded, h.wBegin, h.wCommit, h.wRollback, h.wTouch, h.wPut, h.wPurge, h.wClear} {
+	for _, st := range []*sql.Stmt{h.rGet, h.rLen, h.rNsID, h.wGet, h.wNsID, h.wNsCreate, h.wCount, h.wConvert, h.wUpsertUnbounded, h.wBegin, h.wCommit, h.wRollback, h.wTouch, h.wPut, h.wPurge, h.wClear, h.wUsed} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -256,7 +260,7 @@ func setWAL(ctx context.Context, h *handle, deadline time.Time) error {
 func createSchema(ctx context.Context, h *handle, table string, deadline time.Time) (tables, error) {
 	c := h.w
 	names, complete, err := chooseTables(ctx, c, table)
-	if err != nil || complete {
+	if err != nil || complete && hasUsed(ctx, c, names) {
 		return names, err
 	}
 	if err := h.fitBusyLocked(time.Until(deadline)); err != nil {
@@ -272,6 +276,13 @@ func createSchema(ctx context.Context, h *handle, table string, deadline time.Ti
 	if err == nil && !complete {
 		if _, err = c.ExecContext(ctx, schema(names)); err != nil {
 			err = fmt.Errorf("creating the schema: %w", err)
+		}
+	}
+	if err == nil && !hasUsed(ctx, c, names) {
+		// A namespace table of an earlier release: it gets the column
+		// of last use, every namespace used now.
+		if _, err = c.ExecContext(ctx, usedColumn(names), time.Now().UnixMilli()); err != nil {
+			err = fmt.Errorf("adding the column of last use: %w", err)
 		}
 	}
 	if err == nil {
@@ -317,6 +328,15 @@ func chooseTables(ctx context.Context, c *sql.Conn, table string) (tables, bool,
 		return names, false, err
 	}
 	return names, n == len(objects), nil
+}
+
+// hasUsed reports whether the namespace table has the column used (see
+// schema). A failure to tell reads as false: the caller then adds it in a
+// transaction, which fails in turn if the file cannot be read.
+func hasUsed(ctx context.Context, c *sql.Conn, names tables) bool {
+	var has int
+	err := c.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = 'used')`, names.ns).Scan(&has)
+	return err == nil && has == 1
 }
 
 // connector opens the connections of one handle: modernc's, checked to

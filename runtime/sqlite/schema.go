@@ -34,8 +34,10 @@ var connPragmas = []string{"PRAGMA synchronous = NORMAL"}
 // name another function. n counts the namespace's rows (expired ones
 // included), kept by triggers, for the namespaces that were ever bounded
 // ("counted"; n is NULL for the others), so that eviction need not count
-// rows on every Set. Room for what a later release keeps per namespace
-// (bytes, last use) is an ALTER TABLE ADD COLUMN away.
+// rows on every Set. used is when a process last used the namespace, in
+// Unix milliseconds, recorded at most once per runtime.UseInterval per
+// process (see nsState.use); a file of an earlier release gets the column
+// when it is opened (usedColumn), with the time of that opening.
 //
 // Entries live in n.entries, keyed by (ns, key), in a WITHOUT ROWID table
 // so that the key is stored once. seq orders a namespace's entries by
@@ -60,7 +62,8 @@ func schema(n tables) string {
 CREATE TABLE IF NOT EXISTS "{N}" (
 	id   INTEGER PRIMARY KEY AUTOINCREMENT,
 	name TEXT    NOT NULL UNIQUE,
-	n    INTEGER
+	n    INTEGER,
+	used INTEGER
 );
 CREATE TABLE IF NOT EXISTS "{E}" (
 	ns      INTEGER NOT NULL,
@@ -98,9 +101,25 @@ END;
 `))
 }
 
+// usedColumn adds the column used to a namespace table of an earlier
+// release, with ?1 (now, in Unix milliseconds) as every namespace's last
+// use.
+func usedColumn(n tables) string {
+	return strings.NewReplacer("{N}", n.ns).Replace(`
+ALTER TABLE "{N}" ADD COLUMN used INTEGER;
+UPDATE "{N}" SET used = ?1;
+`)
+}
+
 type queryText struct {
 	get, nsID, nsCreate, touch, put, upsertUnbounded, count, convert, purge, len, clear string
+	// Namespaces: record a use, list, and delete in batches.
+	used, list, nsUsed, deleteBatch string
 }
+
+// deleteBatch is how many entries one transaction of DeleteNamespace
+// removes: a few milliseconds of the file's write lock.
+const deleteBatch = 1000
 
 // queries returns the store's statements on the tables n. ?1 is always
 // the namespace: its id, or for nsID and nsCreate its name. Every query
@@ -116,7 +135,7 @@ func queries(n tables) queryText {
 		// the names of numbered ones at every call.
 		get:      r.Replace(`SELECT value FROM "{E}" WHERE ns = ? AND key = ? AND (expires = 0 OR expires > ?)`),
 		nsID:     r.Replace(`SELECT id FROM "{N}" WHERE name = ?1`),
-		nsCreate: r.Replace(`INSERT INTO "{N}" (name) VALUES (?1) ON CONFLICT (name) DO NOTHING`),
+		nsCreate: r.Replace(`INSERT INTO "{N}" (name, used) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING`),
 		// ?2 is a JSON array of the keys in hex, least recent first: the
 		// i-th gets the namespace's largest seq (read once) plus i+1. A
 		// key given twice gets its last place; absent keys are skipped.
@@ -135,6 +154,14 @@ func queries(n tables) queryText {
 		len: r.Replace(`SELECT coalesce((SELECT n FROM "{N}" WHERE id = ?1), (SELECT count(*) FROM "{E}" WHERE ns = ?1)) -
 			(SELECT count(*) FROM "{E}" WHERE ns = ?1 AND expires > 0 AND expires <= ?2)`),
 		clear: r.Replace(`DELETE FROM "{E}" WHERE ns = ?1`),
+		used:  r.Replace(`UPDATE "{N}" SET used = max(coalesce(used, 0), ?2) WHERE id = ?1`),
+		// ?1 is now (Unix nanoseconds).
+		list: r.Replace(`SELECT n.name, n.used,
+			(SELECT count(*) FROM "{E}" WHERE ns = n.id AND (expires = 0 OR expires > ?1)),
+			(SELECT coalesce(sum(length(key) + length(value)), 0) FROM "{E}" WHERE ns = n.id)
+			FROM "{N}" AS n ORDER BY n.name`),
+		nsUsed:      r.Replace(`SELECT id, used FROM "{N}" WHERE name = ?1`),
+		deleteBatch: r.Replace(`DELETE FROM "{E}" WHERE ns = ?1 AND key IN (SELECT key FROM "{E}" WHERE ns = ?1 LIMIT ?2)`),
 	}
 }
 

@@ -30,6 +30,21 @@ type nsState struct {
 	// id is the namespace's id in the file of one handle, the last one it
 	// was looked up on; see idOn.
 	id atomic.Pointer[nsID]
+	// recorded is when this process last recorded a use of the namespace
+	// in the file, and pending the time of a use it has yet to record (0
+	// for none), in Unix nanoseconds; see use.
+	recorded, pending atomic.Int64
+}
+
+// use notes a use of the namespace (a read or a write) at now, and
+// reports whether it is to be recorded: at most once per
+// runtime.UseInterval, by the flusher, so that a hit stays a read.
+func (ns *nsState) use(now int64) bool {
+	if now-ns.recorded.Load() < int64(runtime.UseInterval) {
+		return false
+	}
+	ns.pending.CompareAndSwap(0, now)
+	return true
 }
 
 // nsID is a namespace's id in the file of handle h. It is immutable but
@@ -73,12 +88,16 @@ func (ns *nsState) ensureLocked(ctx context.Context, h *handle) (*nsID, error) {
 	if b, err := ns.idOn(ctx, h, h.wNsID); b != nil || err != nil {
 		return b, err
 	}
-	if _, err := h.wNsCreate.ExecContext(ctx, ns.name); err != nil {
+	now := time.Now()
+	if _, err := h.wNsCreate.ExecContext(ctx, ns.name, now.UnixMilli()); err != nil {
 		return nil, fmt.Errorf("registering the namespace: %w", err)
 	}
 	b, err := ns.idOn(ctx, h, h.wNsID)
 	if err == nil && b == nil {
 		err = errors.New("registering the namespace: its row is missing after the insert")
+	}
+	if err == nil {
+		ns.recorded.Store(now.UnixNano())
 	}
 	return b, err
 }
@@ -161,6 +180,9 @@ func (sp *space) Get(ctx context.Context, key []byte) ([]byte, bool, error) {
 		return nil, false, ErrClosed
 	}
 	value, err := s.read(ctx, sp.ns, nonNil(key))
+	if sp.ns.use(time.Now().UnixNano()) {
+		s.flusher.Kick()
+	}
 	switch {
 	case err == nil:
 		if sp.lim.MaxSize > 0 {
@@ -254,6 +276,9 @@ func (sp *space) Set(ctx context.Context, key, value []byte) error {
 	}
 	key, value = nonNil(key), nonNil(value)
 	start := time.Now()
+	if sp.ns.use(start.UnixNano()) {
+		s.flusher.Kick()
+	}
 	h, err := s.lockWriter(ctx, start)
 	if err != nil {
 		return s.wrap("set", err)
@@ -445,7 +470,7 @@ func (s *Store) flush(ctx context.Context, ns *nsState) error {
 	}
 	pending := all[:0]
 	for _, st := range all {
-		if st.touches.Len() > 0 {
+		if st.touches.Len() > 0 || st.pending.Load() != 0 {
 			pending = append(pending, st)
 		}
 	}
@@ -462,12 +487,14 @@ func (h *handle) applyLocked(ctx context.Context, nss []*nsState) error {
 		ns   *nsState
 		b    *nsID
 		keys [][]byte
+		used int64 // the use to record, Unix nanoseconds; 0 for none
 	}
 	var work []batch
 	var err error
 	for _, ns := range nss {
 		keys := ns.touches.Take()
-		if keys == nil {
+		used := ns.pending.Load()
+		if keys == nil && used == 0 {
 			continue
 		}
 		var b *nsID
@@ -475,8 +502,10 @@ func (h *handle) applyLocked(ctx context.Context, nss []*nsState) error {
 			ns.touches.Put(keys)
 			break
 		}
-		if b != nil { // else the file has no entry of the namespace
-			work = append(work, batch{ns, b, keys})
+		if b != nil {
+			work = append(work, batch{ns, b, keys, used})
+		} else if used != 0 { // the file does not know the namespace: nothing to record
+			ns.pending.CompareAndSwap(used, 0)
 		}
 	}
 	if err == nil && len(work) > 0 {
@@ -485,7 +514,11 @@ func (h *handle) applyLocked(ctx context.Context, nss []*nsState) error {
 				return err
 			}
 			for _, w := range work {
-				if err := h.touchLocked(ctx, w.b, w.keys); err != nil {
+				err := h.touchLocked(ctx, w.b, w.keys)
+				if err == nil && w.used != 0 {
+					_, err = h.wUsed.ExecContext(ctx, w.b.arg, w.used/int64(time.Millisecond))
+				}
+				if err != nil {
 					h.rollbackLocked()
 					return err
 				}
@@ -501,8 +534,15 @@ func (h *handle) applyLocked(ctx context.Context, nss []*nsState) error {
 		for _, w := range work {
 			w.ns.touches.Put(w.keys)
 		}
+		return err
 	}
-	return err
+	for _, w := range work {
+		if w.used != 0 {
+			w.ns.recorded.Store(w.used)
+			w.ns.pending.CompareAndSwap(w.used, 0)
+		}
+	}
+	return nil
 }
 
 // Flush implements runtime.Flusher: it applies the recency of the hits of
@@ -570,7 +610,7 @@ func (h *handle) len(ctx context.Context, ns *nsState, now int64) (int64, error)
 // applied.
 func pendingHits(nss []*nsState) bool {
 	for _, ns := range nss {
-		if ns.touches.Len() > 0 {
+		if ns.touches.Len() > 0 || ns.pending.Load() != 0 {
 			return true
 		}
 	}

@@ -674,3 +674,110 @@ func TestQueryPlans(t *testing.T) {
 		}
 	}
 }
+
+func TestLister(t *testing.T) {
+	storetest.RunLister(t, func(t *testing.T) runtime.Store { return openTemp(t) })
+}
+
+// used returns the last use the file records for fn.
+func used(t *testing.T, s *Store, fn string) time.Time {
+	t.Helper()
+	var ms int64
+	if err := s.testDB().QueryRowContext(ctx, `SELECT used FROM picocache_ns WHERE name = ?`, fn).Scan(&ms); err != nil {
+		t.Fatal(err)
+	}
+	return time.UnixMilli(ms)
+}
+
+// age makes the file say fn was last used d ago, and this process
+// forget that it recorded a use since.
+func age(t *testing.T, s *Store, fn string, d time.Duration) {
+	t.Helper()
+	if _, err := s.testDB().ExecContext(ctx, `UPDATE picocache_ns SET used = ? WHERE name = ?`, time.Now().Add(-d).UnixMilli(), fn); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	if ns := s.nss[fn]; ns != nil {
+		ns.recorded.Store(0)
+	}
+	s.mu.Unlock()
+}
+
+// TestLastUse checks that a hit, a read, records the namespace's use
+// through the flusher, and that Prune removes what no process used for
+// the duration, and only that.
+func TestLastUse(t *testing.T) {
+	s := openTemp(t)
+	defer s.Close()
+	sp := spaceOf(t, s, "hot", unboundedLim)
+	if err := sp.Set(ctx, []byte("k"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if time.Since(used(t, s, "hot")) > time.Minute {
+		t.Errorf("a new namespace's last use is %v", used(t, s, "hot"))
+	}
+	age(t, s, "hot", 48*time.Hour)
+	if _, ok, err := sp.Get(ctx, []byte("k")); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	flush(t, s)
+	if u := used(t, s, "hot"); time.Since(u) > time.Minute {
+		t.Errorf("after a hit and a flush, the last use is %v ago, want now", time.Since(u))
+	}
+
+	cold := spaceOf(t, s, "cold", unboundedLim)
+	for i := range 1500 {
+		cold.Set(ctx, []byte(fmt.Sprint(i)), []byte("v"))
+	}
+	age(t, s, "cold", 48*time.Hour)
+	spaceOf(t, s, "warm", unboundedLim).Set(ctx, []byte("k"), []byte("v"))
+	age(t, s, "warm", 20*time.Hour)
+
+	dry, err := runtime.Prune(ctx, s, 24*time.Hour, true)
+	if err != nil || len(dry) != 1 || dry[0].Name != "cold" || dry[0].Entries != 1500 {
+		t.Fatalf("Prune dry run = %+v, %v; want cold alone, with its 1500 entries", dry, err)
+	}
+	if n, _ := cold.Len(ctx); n != 1500 {
+		t.Errorf("a dry run deleted entries: %d left", n)
+	}
+	pruned, err := runtime.Prune(ctx, s, 24*time.Hour, false)
+	if err != nil || len(pruned) != 1 || pruned[0].Name != "cold" {
+		t.Fatalf("Prune = %+v, %v; want cold alone", pruned, err)
+	}
+	if n, _ := cold.Len(ctx); n != 0 {
+		t.Errorf("cold has %d entries after Prune", n)
+	}
+	for _, fn := range []string{"hot", "warm"} {
+		if n, _ := spaceOf(t, s, fn, unboundedLim).Len(ctx); n != 1 {
+			t.Errorf("%s has %d entries after Prune, want 1", fn, n)
+		}
+	}
+}
+
+// TestUsedColumnAdded opens a file whose namespace table has no column of
+// last use, as an earlier release made it: the column is added, with the
+// time of the opening, and the entries stay.
+func TestUsedColumnAdded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spaceOf(t, s, "f", unboundedLim).Set(ctx, []byte("k"), []byte("v"))
+	if _, err := s.testDB().ExecContext(ctx, `ALTER TABLE picocache_ns DROP COLUMN used`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	before := time.Now()
+	s, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if u := used(t, s, "f"); u.Before(before.Add(-time.Second)) {
+		t.Errorf("the added column says %v, want the opening's time", u)
+	}
+	if v, ok, err := spaceOf(t, s, "f", unboundedLim).Get(ctx, []byte("k")); !ok || err != nil || string(v) != "v" {
+		t.Errorf("the entry after the column was added: %q, %v, %v", v, ok, err)
+	}
+}

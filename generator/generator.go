@@ -69,7 +69,7 @@ func Generate(cfg Config) (*Result, error) {
 	res := &Result{Files: map[string][]byte{}}
 	var models []*model.Package
 	for _, pkg := range lr.Packages {
-		mp, diags := analyze.Package(pkg, lr.Fset, lr.Sources)
+		mp, diags := analyze.Package(pkg, lr)
 		for _, d := range diags {
 			res.Diagnostics = append(res.Diagnostics, Diagnostic(d))
 		}

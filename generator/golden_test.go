@@ -58,13 +58,30 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// cases returns the archives of testdata/dir beside this package and in
+// the repository's testdata, which held them first. A case's name is its
+// base name, so it must be unique across both.
 func cases(t *testing.T, dir string) []string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("..", "testdata", dir, "*.txtar"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no cases in testdata/%s: %v", dir, err)
+	var files []string
+	seen := map[string]string{}
+	for _, root := range []string{"testdata", filepath.Join("..", "testdata")} {
+		fs, err := filepath.Glob(filepath.Join(root, dir, "*.txtar"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fs {
+			if other, dup := seen[filepath.Base(f)]; dup {
+				t.Fatalf("case %s is in both %s and %s", filepath.Base(f), other, f)
+			}
+			seen[filepath.Base(f)] = f
+		}
+		files = append(files, fs...)
 	}
-	sort.Strings(files)
+	if len(files) == 0 {
+		t.Fatalf("no cases in testdata/%s", dir)
+	}
+	sort.Slice(files, func(i, j int) bool { return filepath.Base(files[i]) < filepath.Base(files[j]) })
 	return files
 }
 
@@ -175,7 +192,9 @@ func TestErrors(t *testing.T) {
 
 // TestGoldenOutputsBuild puts every golden package, with its generated
 // file, into one module that requires this repository, and runs go vet on
-// it: generated code must compile and pass vet.
+// it: generated code must compile and pass vet. A golden package may
+// carry tests of its wrappers' behaviour (a _test.go file, which picogen
+// does not load): they run too.
 func TestGoldenOutputsBuild(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a module with the go command")
@@ -205,11 +224,15 @@ func TestGoldenOutputsBuild(t *testing.T) {
 			writeFile(t, filepath.Join(dir, name, filepath.FromSlash(f.Name)), string(f.Data))
 		}
 	}
-	cmd := exec.Command("go", "vet", "./...")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go vet of the golden outputs: %v\n%s", err, out)
+	for _, args := range [][]string{{"vet", "./..."}, {"test", "-count=1", "./..."}} {
+		cmd := exec.Command("go", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "PICOCACHE_URL=memory:")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("go %s of the golden outputs: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		t.Logf("go %s:\n%s", strings.Join(args, " "), out)
 	}
 }
 

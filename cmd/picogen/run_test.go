@@ -55,7 +55,7 @@ func TestDiagnosticsRelativeSorted(t *testing.T) {
 		t.Fatalf("exit %d, want 1; stderr:\n%s", code, errb.String())
 	}
 	want := `a/a.go:3:21: bad maxsize "x": want a count (0 or more) or none
-a/a.go:6:1: "// picocache:maxsize=1" is not a picocache directive: write //picocache: with no space after // (gofmt keeps that form)
+a/a.go:6:1: "// picocache:maxsize=1" is not a picocache directive: there is a space after //; write "//picocache:maxsize=1" (gofmt keeps that form)
 b/b.go:3:13: unknown option "bogus" (want maxsize, typed, ttl, ignore, version or name)
 `
 	if errb.String() != want {

@@ -1,11 +1,13 @@
 // Package analyze turns a loaded package's annotated functions into the
-// plain model that emission needs, and collects every problem in the
-// user's code as a positioned diagnostic. It never panics on user input.
+// plain model that emission needs: their options, the generated API's
+// names, type shapes with the facts derived from them (facts.go), and
+// what their versions are derived from. It collects every problem in the
+// user's code as a positioned diagnostic, and never panics on user input.
+// The names of everything else the generated file introduces are the
+// emitter's to choose.
 package analyze
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"go/ast"
 	"go/scanner"
@@ -21,24 +23,22 @@ import (
 	"golang.org/x/tools/go/packages"
 )
 
-// CodecFormat names the key and value encodings picogen writes. It is part
-// of every function's version and of every value's type description:
-// change it when an encoding changes.
-const CodecFormat = "picogen1"
-
-// Package analyzes one loaded package. It returns nil for a package without
-// annotations. srcs holds the source of each parsed file.
-func Package(pkg *packages.Package, fset *token.FileSet, srcs map[string][]byte) (*model.Package, []model.Diagnostic) {
-	a := &analyzer{pkg: pkg, fset: fset, srcs: srcs, named: map[types.Type]*model.Type{}}
+// Package analyzes one loaded package of lr. It returns nil for a package
+// without annotations.
+func Package(pkg *packages.Package, lr *load.Result) (*model.Package, []model.Diagnostic) {
+	a := &analyzer{pkg: pkg, fset: lr.Fset, srcs: lr.Sources, time: lr.TimeType,
+		named: map[types.Type]*model.Type{}, derived: map[*model.Type]bool{}}
 	return a.run()
 }
 
 type analyzer struct {
-	pkg   *packages.Package
-	fset  *token.FileSet
-	srcs  map[string][]byte
-	diags []model.Diagnostic
-	named map[types.Type]*model.Type // memo for named types (cycles)
+	pkg     *packages.Package
+	fset    *token.FileSet
+	srcs    map[string][]byte
+	time    func() types.Type // time.Time, as the loader found it
+	diags   []model.Diagnostic
+	named   map[types.Type]*model.Type // memo for named types (cycles)
+	derived map[*model.Type]bool       // types whose facts are set
 }
 
 func (a *analyzer) errorf(pos token.Pos, format string, args ...any) {
@@ -54,41 +54,7 @@ type annotated struct {
 }
 
 func (a *analyzer) run() (*model.Package, []model.Diagnostic) {
-	var funcs []annotated
-	for _, f := range a.pkg.Syntax {
-		name := a.fset.Position(f.Package).Filename
-		if filepath.Base(name) == load.GeneratedFile && len(f.Decls) == 0 {
-			continue // a previous run's output, read as empty
-		}
-		inDoc := map[*ast.Comment]bool{}
-		for _, d := range f.Decls {
-			fd, ok := d.(*ast.FuncDecl)
-			if !ok || fd.Doc == nil {
-				continue
-			}
-			var lines []*ast.Comment
-			for _, c := range fd.Doc.List {
-				switch {
-				case directive.IsDirective(c.Text):
-					lines = append(lines, c)
-					inDoc[c] = true
-				case directive.IsNearMiss(c.Text):
-					inDoc[c] = true
-					a.errorf(c.Slash, "%q is not a picocache directive: write %s with no space after // (gofmt keeps that form)", firstLine(c.Text), directive.Prefix)
-				}
-			}
-			if len(lines) > 0 {
-				funcs = append(funcs, annotated{file: f, decl: fd, lines: lines})
-			}
-		}
-		for _, cg := range f.Comments {
-			for _, c := range cg.List {
-				if directive.IsDirective(c.Text) && !inDoc[c] {
-					a.errorf(c.Slash, "%s directive must be in the doc comment of a function, directly above it", directive.Prefix)
-				}
-			}
-		}
-	}
+	funcs := a.annotatedFuncs()
 	if len(funcs) == 0 {
 		return nil, a.diags
 	}
@@ -129,19 +95,49 @@ func (a *analyzer) run() (*model.Package, []model.Diagnostic) {
 	return mp, a.diags
 }
 
+// annotatedFuncs returns the functions with directives in their doc
+// comments, and reports near misses and directives elsewhere.
+func (a *analyzer) annotatedFuncs() []annotated {
+	var funcs []annotated
+	for _, f := range a.pkg.Syntax {
+		name := a.fset.Position(f.Package).Filename
+		if filepath.Base(name) == load.GeneratedFile && len(f.Decls) == 0 {
+			continue // a previous run's output, read as empty
+		}
+		inDoc := map[*ast.Comment]bool{}
+		for _, d := range f.Decls {
+			fd, ok := d.(*ast.FuncDecl)
+			if !ok || fd.Doc == nil {
+				continue
+			}
+			var lines []*ast.Comment
+			for _, c := range fd.Doc.List {
+				if directive.IsDirective(c.Text) {
+					lines = append(lines, c)
+					inDoc[c] = true
+				} else if msg := directive.NearMiss(c.Text); msg != "" {
+					inDoc[c] = true
+					a.errorf(c.Slash, "%s", msg)
+				}
+			}
+			if len(lines) > 0 {
+				funcs = append(funcs, annotated{file: f, decl: fd, lines: lines})
+			}
+		}
+		for _, cg := range f.Comments {
+			for _, c := range cg.List {
+				if directive.IsDirective(c.Text) && !inDoc[c] {
+					a.errorf(c.Slash, "%s directive must be in the doc comment of a function, directly above it", directive.Prefix)
+				}
+			}
+		}
+	}
+	return funcs
+}
+
 func (a *analyzer) rel(p token.Pos) string {
 	pos := a.fset.Position(p)
 	return fmt.Sprintf("%s:%d:%d", filepath.Base(pos.Filename), pos.Line, pos.Column)
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	if len(s) > 60 {
-		s = s[:60] + "..."
-	}
-	return s
 }
 
 // packageErrors reports the load and type errors that touch an annotated
@@ -222,10 +218,38 @@ func splitPos(pos string) (file string, line, col int, ok bool) {
 	return file, line, col, true
 }
 
-// function analyzes one annotated function.
+// function analyzes one annotated function: its directive, then its
+// signature, receiver, parameters and results, then what its version is
+// derived from. Every problem is reported; the function is kept only
+// without any.
 func (a *analyzer) function(af annotated) (model.Func, bool) {
 	fd := af.decl
 	ndiags := len(a.diags)
+	opts := a.options(af)
+	fn := model.Func{Name: fd.Name.Name, MaxSize: opts.MaxSize, TTL: opts.TTL, Typed: opts.Typed, ManualVersion: opts.Version}
+	sig, ok := a.signature(fd)
+	if !ok {
+		return fn, false
+	}
+	ig := newIgnores(af, opts.Ignore)
+	if !a.receiver(&fn, fd, sig, ig) {
+		return fn, false
+	}
+	a.names(&fn, fd, sig, opts.Name)
+	a.params(&fn, fd, sig, ig)
+	ig.reportUnused(a, fd.Name.Name)
+	a.results(&fn, fd, sig)
+	if len(a.diags) > ndiags {
+		return fn, false
+	}
+	fn.Signature = types.TypeString(sig, func(p *types.Package) string { return p.Path() })
+	fn.Source = a.normalisedSource(fd)
+	return fn, true
+}
+
+// options parses the function's directive lines, reporting each problem
+// at its offset in its line.
+func (a *analyzer) options(af annotated) directive.Options {
 	var texts []string
 	for _, c := range af.lines {
 		texts = append(texts, c.Text)
@@ -234,111 +258,129 @@ func (a *analyzer) function(af annotated) (model.Func, bool) {
 	for _, e := range errs {
 		a.errorf(af.lines[e.Line].Slash+token.Pos(e.Offset), "%s", e.Msg)
 	}
-	ignorePos := func(ig directive.Ignore) token.Pos { return af.lines[ig.Line].Slash + token.Pos(ig.Offset) }
+	return opts
+}
 
-	fn := model.Func{Name: fd.Name.Name, MaxSize: opts.MaxSize, TTL: opts.TTL, Typed: opts.Typed}
+// signature returns the function's signature, if picogen can memoize a
+// function of that shape.
+func (a *analyzer) signature(fd *ast.FuncDecl) (*types.Signature, bool) {
 	obj, _ := a.pkg.TypesInfo.Defs[fd.Name].(*types.Func)
 	if obj == nil {
 		a.errorf(fd.Name.Pos(), "cannot analyze %s: it has type errors", fd.Name.Name)
-		return fn, false
+		return nil, false
 	}
 	sig := obj.Type().(*types.Signature)
 	if fd.Type.TypeParams != nil || sig.TypeParams().Len() > 0 || sig.RecvTypeParams().Len() > 0 {
 		a.errorf(fd.Name.Pos(), "%s is generic: picogen cannot memoize generic functions or methods of generic types; wrap an instantiation in a plain function", fd.Name.Name)
-		return fn, false
+		return nil, false
 	}
 	if sig.Results().Len() == 0 {
 		a.errorf(fd.Name.Pos(), "%s has no results: there is nothing to cache", fd.Name.Name)
-		return fn, false
+		return nil, false
 	}
+	return sig, true
+}
 
-	ignored := map[string]directive.Ignore{}
-	for _, ig := range opts.Ignore {
-		ignored[ig.Name] = ig
-	}
-	used := map[string]bool{}
-	keyParts := []string{}
-	// The wrapper uses the user's parameter names unless they are blank
-	// or collide with the wrapper's own identifiers.
-	taken := map[string]bool{}
-	for _, n := range reservedLocals {
-		taken[n] = true
-	}
-	var paramPos []token.Pos
-	for _, field := range fd.Type.Params.List {
-		if len(field.Names) == 0 {
-			paramPos = append(paramPos, field.Type.Pos())
-		}
-		for _, n := range field.Names {
-			paramPos = append(paramPos, n.Pos())
-		}
-	}
-	wrapperName := func(name string, i int) string {
-		if name == "" || name == "_" {
-			name = fmt.Sprintf("p%d", i)
-		}
-		for taken[name] {
-			name += "_"
-		}
-		taken[name] = true
-		return name
-	}
+// ignores tracks the ignore= options of one function: which parameter
+// each names, and which of them named one.
+type ignores struct {
+	af     annotated
+	byName map[string]directive.Ignore
+	order  []directive.Ignore
+	used   map[string]bool
+}
 
-	// Receiver.
-	if recv := sig.Recv(); recv != nil {
-		rt := recv.Type()
-		base := rt
-		if p, ok := rt.(*types.Pointer); ok {
-			base = p.Elem()
+func newIgnores(af annotated, list []directive.Ignore) *ignores {
+	ig := &ignores{af: af, byName: map[string]directive.Ignore{}, order: list, used: map[string]bool{}}
+	for _, i := range list {
+		ig.byName[i.Name] = i
+	}
+	return ig
+}
+
+// take reports whether name (a parameter's or the receiver's) is
+// ignored, and marks its option used.
+func (ig *ignores) take(name string) bool {
+	if name == "" || name == "_" {
+		return false
+	}
+	if _, ok := ig.byName[name]; !ok {
+		return false
+	}
+	ig.used[name] = true
+	return true
+}
+
+// pos is where the option ignoring name is written.
+func (ig *ignores) pos(name string) token.Pos {
+	i := ig.byName[name]
+	return ig.af.lines[i.Line].Slash + token.Pos(i.Offset)
+}
+
+func (ig *ignores) reportUnused(a *analyzer, fname string) {
+	for _, i := range ig.order {
+		if !ig.used[i.Name] {
+			a.errorf(ig.pos(i.Name), "ignore=%s names no parameter of %s", i.Name, fname)
 		}
-		named, _ := types.Unalias(base).(*types.Named)
-		if named == nil {
-			a.errorf(fd.Name.Pos(), "cannot analyze the receiver of %s", fd.Name.Name)
-			return fn, false
-		}
-		fn.RecvName = named.Obj().Name()
-		name := recv.Name()
-		p := &model.Param{Name: wrapperName(name, 0), Type: a.conv(rt)}
+	}
+}
+
+// receiver converts a method's receiver and checks that it can be part of
+// the key, unless ignored.
+func (a *analyzer) receiver(fn *model.Func, fd *ast.FuncDecl, sig *types.Signature, ig *ignores) bool {
+	recv := sig.Recv()
+	if recv == nil {
+		return true
+	}
+	rt := recv.Type()
+	base := rt
+	if p, ok := rt.(*types.Pointer); ok {
+		base = p.Elem()
+	}
+	named, _ := types.Unalias(base).(*types.Named)
+	if named == nil {
+		a.errorf(fd.Name.Pos(), "cannot analyze the receiver of %s", fd.Name.Name)
+		return false
+	}
+	fn.RecvName = named.Obj().Name()
+	name := recv.Name()
+	p := &model.Param{Name: name, Type: a.conv(rt)}
+	recvPos := fd.Recv.List[0].Type.Pos()
+	if len(fd.Recv.List[0].Names) > 0 {
+		recvPos = fd.Recv.List[0].Names[0].Pos()
+	}
+	if ig.take(name) {
+		p.Ignored = true
+	} else if problem := keyProblem(p.Type, a.pkg.PkgPath); problem != "" {
+		hint := fmt.Sprintf("or add ignore=%s to leave it out of the key", name)
 		if name == "" || name == "_" {
-			p.Name = "recv"
-			taken["recv"] = true
+			hint = "or name the receiver and add ignore=NAME to leave it out of the key"
 		}
-		recvPos := fd.Recv.List[0].Type.Pos()
-		if len(fd.Recv.List[0].Names) > 0 {
-			recvPos = fd.Recv.List[0].Names[0].Pos()
-		}
-		if ig, ok := ignored[name]; ok && name != "" && name != "_" {
-			p.Ignored = true
-			used[ig.Name] = true
-			keyParts = append(keyParts, "recv:ignored")
-		} else if problem := keyProblem(p.Type, a.pkg.PkgPath); problem != "" {
-			hint := fmt.Sprintf("or add ignore=%s to leave it out of the key", name)
-			if name == "" || name == "_" {
-				hint = "or name the receiver and add ignore=NAME to leave it out of the key"
-			}
-			a.errorf(recvPos, "receiver %s cannot be part of the key: %s; %s", types.TypeString(rt, a.qual), problem, orHint(problem, hint))
-		} else {
-			keyParts = append(keyParts, "recv:"+layout(p.Type))
-		}
-		fn.Recv = p
-		ptr := ""
+		a.errorf(recvPos, "receiver %s cannot be part of the key: %s; %s", types.TypeString(rt, a.qual), problem, orHint(problem, hint))
+	}
+	fn.Recv = p
+	return true
+}
+
+// names settles the function's cache name and the generated API's names
+// (the handle and the wrapper), and reports where the package already
+// declares them.
+func (a *analyzer) names(fn *model.Func, fd *ast.FuncDecl, sig *types.Signature, name string) {
+	fn.Wrapper = fn.Name + "Cached"
+	if fn.Recv != nil {
+		rt := sig.Recv().Type()
 		if _, ok := rt.(*types.Pointer); ok {
-			ptr = "*"
-		}
-		if ptr != "" {
 			fn.CacheName = fmt.Sprintf("%s.(*%s).%s", a.pkg.PkgPath, fn.RecvName, fn.Name)
 		} else {
 			fn.CacheName = fmt.Sprintf("%s.%s.%s", a.pkg.PkgPath, fn.RecvName, fn.Name)
 		}
 		fn.Handle = fn.RecvName + fn.Name + "Cache"
-		fn.Wrapper = fn.Name + "Cached"
 		if o, _, _ := types.LookupFieldOrMethod(rt, true, a.pkg.Types, fn.Wrapper); o != nil && !a.inGenerated(o.Pos()) {
 			a.errorf(fd.Name.Pos(), "cannot generate method %s: %s already has a field or method of that name", fn.Wrapper, fn.RecvName)
 		}
 	} else {
 		fn.CacheName = a.pkg.PkgPath + "." + fn.Name
 		fn.Handle = fn.Name + "Cache"
-		fn.Wrapper = fn.Name + "Cached"
 		if o := a.pkg.Types.Scope().Lookup(fn.Wrapper); o != nil && !a.inGenerated(o.Pos()) {
 			a.errorf(fd.Name.Pos(), "cannot generate %s: the package already declares it at %s", fn.Wrapper, a.rel(o.Pos()))
 		}
@@ -346,58 +388,49 @@ func (a *analyzer) function(af annotated) (model.Func, bool) {
 	if o := a.pkg.Types.Scope().Lookup(fn.Handle); o != nil && !a.inGenerated(o.Pos()) {
 		a.errorf(fd.Name.Pos(), "cannot generate %s: the package already declares it at %s", fn.Handle, a.rel(o.Pos()))
 	}
-	if opts.Name != "" {
-		fn.CacheName = opts.Name
+	if name != "" {
+		fn.CacheName = name
 	}
+}
 
-	// Parameters.
+// params converts the parameters: a first context.Context is set apart,
+// the others are checked to be encodable into the key, unless ignored.
+func (a *analyzer) params(fn *model.Func, fd *ast.FuncDecl, sig *types.Signature, ig *ignores) {
+	positions := fieldPositions(fd.Type.Params)
 	params := sig.Params()
 	fn.Variadic = sig.Variadic()
 	for i := 0; i < params.Len(); i++ {
 		v := params.At(i)
 		pos := fd.Name.Pos()
-		if i < len(paramPos) {
-			pos = paramPos[i]
+		if i < len(positions) {
+			pos = positions[i]
 		}
 		if i == 0 && isContext(v.Type()) {
-			// The context keeps (or gets) the name ctx: the compute closure's
-			// own ctx parameter shadows it.
-			name := v.Name()
-			p := &model.Param{Name: "ctx", Type: &model.Type{Kind: model.Context, ID: "context.Context"}}
-			fn.Ctx = p
-			if ig, ok := ignored[name]; ok {
-				used[name] = true
-				a.errorf(ignorePos(ig), "parameter %s is a context.Context, which is never part of the key: remove ignore=%s", name, name)
+			fn.Ctx = &model.Param{Name: v.Name(), Type: &model.Type{Kind: model.Context, ID: "context.Context"}}
+			if ig.take(v.Name()) {
+				a.errorf(ig.pos(v.Name()), "parameter %s is a context.Context, which is never part of the key: remove ignore=%s", v.Name(), v.Name())
 			}
 			continue
 		}
-		p := model.Param{Name: wrapperName(v.Name(), i), Type: a.conv(v.Type())}
-		display := v.Name()
-		if display == "" || display == "_" {
-			display = fmt.Sprintf("#%d", i+1)
-		}
-		if ig, ok := ignored[v.Name()]; ok && v.Name() != "" {
+		p := model.Param{Name: v.Name(), Type: a.conv(v.Type())}
+		if ig.take(v.Name()) {
 			p.Ignored = true
-			used[ig.Name] = true
-			keyParts = append(keyParts, "ignored")
 		} else if problem := keyProblem(p.Type, a.pkg.PkgPath); problem != "" {
-			hint := ""
-			if v.Name() != "" && v.Name() != "_" {
+			display, hint := v.Name(), ""
+			if display == "" || display == "_" {
+				display = fmt.Sprintf("#%d", i+1)
+			} else {
 				hint = fmt.Sprintf("; or add ignore=%s to leave it out of the key", v.Name())
 			}
 			a.errorf(pos, "parameter %s cannot be part of the key: %s%s", display, problem, orHint(problem, hint))
-		} else {
-			keyParts = append(keyParts, layout(p.Type))
 		}
 		fn.Params = append(fn.Params, p)
 	}
-	for _, ig := range opts.Ignore {
-		if !used[ig.Name] {
-			a.errorf(ignorePos(ig), "ignore=%s names no parameter of %s", ig.Name, fd.Name.Name)
-		}
-	}
+}
 
-	// Results.
+// results converts the results, setting a trailing error apart, and
+// checks that each can be stored.
+func (a *analyzer) results(fn *model.Func, fd *ast.FuncDecl, sig *types.Signature) {
 	results := sig.Results()
 	n := results.Len()
 	if isError(results.At(n - 1).Type()) {
@@ -407,48 +440,36 @@ func (a *analyzer) function(af annotated) (model.Func, bool) {
 			a.errorf(fd.Name.Pos(), "%s returns only an error: there is no value to cache", fd.Name.Name)
 		}
 	}
-	var resParts []string
-	var resPos []token.Pos
-	for _, field := range fd.Type.Results.List {
-		if len(field.Names) == 0 {
-			resPos = append(resPos, field.Type.Pos())
-		}
-		for _, n := range field.Names {
-			resPos = append(resPos, n.Pos())
-		}
-	}
+	positions := fieldPositions(fd.Type.Results)
 	for i := 0; i < n; i++ {
 		t := a.conv(results.At(i).Type())
 		if problem := valueProblem(t, a.pkg.PkgPath); problem != "" {
 			pos := fd.Type.Results.Pos()
-			if i < len(resPos) {
-				pos = resPos[i]
+			if i < len(positions) {
+				pos = positions[i]
 			}
 			a.errorf(pos, "result %d of %s cannot be stored: %s", i+1, fd.Name.Name, problem)
 		}
 		fn.Results = append(fn.Results, t)
-		resParts = append(resParts, layout(t))
 	}
-	fn.ValueType = CodecFormat + " " + strings.Join(resParts, ", ")
-	if len(fn.Results) > 1 {
-		fn.Result = "picocache" + strings.TrimSuffix(fn.Handle, "Cache") + "Result"
-	}
-	if len(a.diags) > ndiags {
-		return fn, false
-	}
+}
 
-	// The automatic version: the normalised source, the signature and the
-	// key and value layouts, with the codec format.
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\nsig %s\n", CodecFormat, types.TypeString(sig, func(p *types.Package) string { return p.Path() }))
-	fmt.Fprintf(h, "key typed=%t %s\n", opts.Typed, strings.Join(keyParts, "; "))
-	fmt.Fprintf(h, "value %s\n", strings.Join(resParts, "; "))
-	h.Write(a.normalisedSource(fd))
-	fn.Version = hex.EncodeToString(h.Sum(nil))[:16]
-	if opts.Version != "" {
-		fn.Version += "+" + opts.Version
+// fieldPositions returns the position of each parameter or result of a
+// field list: its name, or its type when unnamed.
+func fieldPositions(fl *ast.FieldList) []token.Pos {
+	var ps []token.Pos
+	if fl == nil {
+		return nil
 	}
-	return fn, true
+	for _, field := range fl.List {
+		if len(field.Names) == 0 {
+			ps = append(ps, field.Type.Pos())
+		}
+		for _, n := range field.Names {
+			ps = append(ps, n.Pos())
+		}
+	}
+	return ps
 }
 
 // orHint drops the "or " of an ignore= hint when the problem offers no
@@ -459,11 +480,6 @@ func orHint(problem, hint string) string {
 	}
 	return strings.Replace(hint, "or ", "", 1)
 }
-
-// reservedLocals are the identifiers a wrapper declares or refers to
-// unqualified; a parameter with one of these names is renamed in the
-// wrapper.
-var reservedLocals = []string{"keyBuf", "key", "keyOK", "mark", "res", "err", "runtime", "context", "time", "recv", "ctx"}
 
 func (a *analyzer) inGenerated(p token.Pos) bool {
 	return filepath.Base(a.fset.Position(p).Filename) == load.GeneratedFile

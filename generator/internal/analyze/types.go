@@ -11,168 +11,260 @@ import (
 // conv converts a go/types type into the model. Named types are memoized,
 // so recursive types give a cyclic graph rather than endless recursion.
 // Types no codec handles become model.Unsupported; keyProblem and
-// valueProblem decide whether that matters where the type is used.
+// valueProblem decide whether that matters where the type is used. The
+// facts emission needs are derived once the whole graph is built (see
+// facts.go).
 func (a *analyzer) conv(t types.Type) *model.Type {
 	t = types.Unalias(t)
 	if m := a.named[t]; m != nil {
 		return m
 	}
+	m := a.convType(t)
+	a.derive(m)
+	return m
+}
+
+func (a *analyzer) convType(t types.Type) *model.Type {
 	switch t := t.(type) {
 	case *types.Basic:
-		switch {
-		case t.Kind() == types.UnsafePointer:
-			return &model.Type{Kind: model.UnsafePointer, Name: "unsafe.Pointer", ID: "unsafe.Pointer"}
-		case t.Kind() == types.Invalid:
-			return &model.Type{Kind: model.Unsupported, Name: "an invalid type (see the type errors)", ID: "invalid"}
-		case t.Info()&types.IsUntyped != 0:
-			return &model.Type{Kind: model.Unsupported, Name: "untyped " + t.Name(), ID: "untyped"}
-		}
-		id := t.Name()
-		switch id {
-		case "byte":
-			id = "uint8"
-		case "rune":
-			id = "int32"
-		}
-		return &model.Type{Kind: model.Basic, Name: t.Name(), ID: id}
+		return convBasic(t)
 	case *types.Named:
-		obj := t.Obj()
-		if obj.Pkg() == nil {
-			if obj.Name() == "error" {
-				return &model.Type{Kind: model.Error, Name: "error", ID: "error"}
-			}
-			return &model.Type{Kind: model.Unsupported, Name: obj.Name(), ID: obj.Name()}
-		}
-		path := obj.Pkg().Path()
-		if path == "time" && obj.Name() == "Time" {
-			return &model.Type{Kind: model.Time, ID: "time.Time"}
-		}
-		if path == "context" && obj.Name() == "Context" {
-			return &model.Type{Kind: model.Context, ID: "context.Context"}
-		}
-		m := &model.Type{Kind: model.Named, Name: obj.Name(), Pkg: path}
-		a.named[t] = m
-		var args []string
-		for i := 0; i < t.TypeArgs().Len(); i++ {
-			at := a.conv(t.TypeArgs().At(i))
-			m.TypeArgs = append(m.TypeArgs, at)
-			args = append(args, at.ID)
-		}
-		m.ID = path + "." + obj.Name()
-		if len(args) > 0 {
-			m.ID += "[" + strings.Join(args, ",") + "]"
-		}
-		if !obj.Exported() && path != a.pkg.PkgPath {
-			m.Underlying = &model.Type{Kind: model.Unsupported, Name: fmt.Sprintf("type %s is not exported from %s", obj.Name(), path), ID: "unexported"}
-			return m
-		}
-		m.KeyMethod, m.PtrKeyMethod = keyMethod(t)
-		m.BinaryValue, m.PtrMarshaller = binaryValue(t)
-		if isTimeStruct(t.Underlying()) {
-			// type Day time.Time: encoded as a time.Time, by conversion.
-			m.Underlying = &model.Type{Kind: model.Time, ID: "time.Time"}
-			return m
-		}
-		m.Underlying = a.conv(t.Underlying())
-		return m
+		return a.convNamed(t)
 	case *types.Pointer:
-		e := a.conv(t.Elem())
+		e := a.convElem(t.Elem())
 		return &model.Type{Kind: model.Pointer, Elem: e, ID: "*" + e.ID}
 	case *types.Slice:
-		e := a.conv(t.Elem())
+		e := a.convElem(t.Elem())
 		if e.Kind == model.Basic && e.ID == "uint8" {
 			return &model.Type{Kind: model.Bytes, Elem: e, ID: "[]uint8"}
 		}
 		return &model.Type{Kind: model.Slice, Elem: e, ID: "[]" + e.ID}
 	case *types.Array:
-		e := a.conv(t.Elem())
+		e := a.convElem(t.Elem())
 		return &model.Type{Kind: model.Array, Elem: e, Len: t.Len(), ID: fmt.Sprintf("[%d]%s", t.Len(), e.ID)}
 	case *types.Map:
-		k, e := a.conv(t.Key()), a.conv(t.Elem())
+		k, e := a.convElem(t.Key()), a.convElem(t.Elem())
 		return &model.Type{Kind: model.Map, Key: k, Elem: e, ID: "map[" + k.ID + "]" + e.ID}
 	case *types.Struct:
-		m := &model.Type{Kind: model.Struct}
-		var ids []string
-		for i := 0; i < t.NumFields(); i++ {
-			f := t.Field(i)
-			ft := a.conv(f.Type())
-			fld := model.Field{Name: f.Name(), Type: ft, Embedded: f.Embedded(), Tag: t.Tag(i)}
-			if !f.Exported() && f.Pkg() != nil && f.Pkg().Path() != a.pkg.PkgPath {
-				fld.Unreadable = true
-			}
-			m.Fields = append(m.Fields, fld)
-			id := f.Name() + " " + ft.ID
-			if f.Pkg() != nil && !f.Exported() {
-				id = f.Pkg().Path() + "." + id
-			}
-			if f.Embedded() {
-				id = "embed " + id
-			}
-			if t.Tag(i) != "" {
-				id += fmt.Sprintf(" %q", t.Tag(i))
-			}
-			ids = append(ids, id)
-		}
-		m.ID = "struct{" + strings.Join(ids, "; ") + "}"
-		return m
+		return a.convStruct(t)
 	case *types.Interface:
-		if t.Empty() {
-			return &model.Type{Kind: model.Interface, Name: "any", Empty: true, ID: "any"}
-		}
-		name := types.TypeString(t, a.qual)
-		if strings.Contains(name, ".") {
-			// Its methods mention other packages' types, which the
-			// generated file would have to import by name.
-			return &model.Type{Kind: model.Unsupported, Name: "an unnamed interface type that mentions other packages' types (declare a named interface type)", ID: "interface"}
-		}
-		return &model.Type{Kind: model.Interface, Name: name, ID: types.TypeString(t, func(p *types.Package) string { return p.Path() })}
+		return a.convInterface(t)
 	case *types.Chan:
-		e := a.conv(t.Elem())
-		m := &model.Type{Kind: model.ChanType, Elem: e, Name: "a channel type (" + types.TypeString(t, a.qual) + ")"}
-		switch t.Dir() {
-		case types.SendOnly:
-			m.Dir = 1
-		case types.RecvOnly:
-			m.Dir = 2
-		}
-		m.ID = fmt.Sprintf("chan%d %s", m.Dir, e.ID)
-		return m
+		return a.convChan(t)
 	case *types.Signature:
-		m := &model.Type{Kind: model.FuncType, Name: "a func type (" + types.TypeString(t, a.qual) + ")", Variadic: t.Variadic()}
-		var ids []string
-		for i := 0; i < t.Params().Len(); i++ {
-			p := a.conv(t.Params().At(i).Type())
-			m.Params = append(m.Params, p)
-			ids = append(ids, p.ID)
-		}
-		ids = append(ids, "->")
-		for i := 0; i < t.Results().Len(); i++ {
-			r := a.conv(t.Results().At(i).Type())
-			m.Results = append(m.Results, r)
-			ids = append(ids, r.ID)
-		}
-		m.ID = fmt.Sprintf("func(%s variadic=%t)", strings.Join(ids, ","), t.Variadic())
-		return m
+		return a.convSignature(t)
 	case *types.TypeParam:
 		return &model.Type{Kind: model.Unsupported, Name: "a type parameter", ID: "typeparam"}
 	}
 	return &model.Type{Kind: model.Unsupported, Name: types.TypeString(t, a.qual), ID: "unsupported"}
 }
 
-// isTimeStruct reports whether t is time.Time's underlying struct type,
-// which a type defined as time.Time has.
-func isTimeStruct(t types.Type) bool {
-	s, ok := t.(*types.Struct)
-	if !ok || s.NumFields() != 3 {
+// convElem converts a part of a composite type, through the memo of
+// named types.
+func (a *analyzer) convElem(t types.Type) *model.Type {
+	t = types.Unalias(t)
+	if m := a.named[t]; m != nil {
+		return m
+	}
+	return a.convType(t)
+}
+
+func convBasic(t *types.Basic) *model.Type {
+	switch {
+	case t.Kind() == types.UnsafePointer:
+		return &model.Type{Kind: model.UnsafePointer, Name: "unsafe.Pointer", ID: "unsafe.Pointer"}
+	case t.Kind() == types.Invalid:
+		return &model.Type{Kind: model.Unsupported, Name: "an invalid type (see the type errors)", ID: "invalid"}
+	case t.Info()&types.IsUntyped != 0:
+		return &model.Type{Kind: model.Unsupported, Name: "untyped " + t.Name(), ID: "untyped"}
+	}
+	id := t.Name()
+	switch id {
+	case "byte":
+		id = "uint8"
+	case "rune":
+		id = "int32"
+	}
+	return &model.Type{Kind: model.Basic, Name: t.Name(), ID: id}
+}
+
+// convNamed converts a named type: the predeclared error, time.Time and
+// context.Context are families of their own; other named types keep
+// their name and package and convert their underlying type, which for a
+// type defined as time.Time is time.Time.
+func (a *analyzer) convNamed(t *types.Named) *model.Type {
+	obj := t.Obj()
+	if obj.Pkg() == nil {
+		if obj.Name() == "error" {
+			return &model.Type{Kind: model.Error, Name: "error", ID: "error"}
+		}
+		return &model.Type{Kind: model.Unsupported, Name: obj.Name(), ID: obj.Name()}
+	}
+	path := obj.Pkg().Path()
+	if isTime(t) {
+		return &model.Type{Kind: model.Time, ID: "time.Time"}
+	}
+	if path == "context" && obj.Name() == "Context" {
+		return &model.Type{Kind: model.Context, ID: "context.Context"}
+	}
+	m := &model.Type{Kind: model.Named, Name: obj.Name(), Pkg: path, PkgName: obj.Pkg().Name()}
+	a.named[t] = m
+	var args []string
+	for i := 0; i < t.TypeArgs().Len(); i++ {
+		at := a.convElem(t.TypeArgs().At(i))
+		m.TypeArgs = append(m.TypeArgs, at)
+		args = append(args, at.ID)
+	}
+	m.ID = path + "." + obj.Name()
+	if len(args) > 0 {
+		m.ID += "[" + strings.Join(args, ",") + "]"
+	}
+	if !obj.Exported() && path != a.pkg.PkgPath {
+		m.Underlying = &model.Type{Kind: model.Unsupported, Name: fmt.Sprintf("type %s is not exported from %s", obj.Name(), path), ID: "unexported"}
+		return m
+	}
+	m.KeyMethod, m.PtrKeyMethod = keyMethod(t)
+	m.BinaryValue, m.PtrMarshaller = binaryValue(t)
+	if a.definedAsTime(t) {
+		// type Day time.Time: encoded as a time.Time, by conversion.
+		m.Underlying = &model.Type{Kind: model.Time, ID: "time.Time"}
+		return m
+	}
+	m.Underlying = a.convElem(t.Underlying())
+	return m
+}
+
+func (a *analyzer) convStruct(t *types.Struct) *model.Type {
+	m := &model.Type{Kind: model.Struct}
+	var ids []string
+	for i := 0; i < t.NumFields(); i++ {
+		f := t.Field(i)
+		ft := a.convElem(f.Type())
+		fld := model.Field{Name: f.Name(), Type: ft, Embedded: f.Embedded(), Tag: t.Tag(i)}
+		if !f.Exported() && f.Pkg() != nil && f.Pkg().Path() != a.pkg.PkgPath {
+			fld.Unreadable = true
+		}
+		m.Fields = append(m.Fields, fld)
+		id := f.Name() + " " + ft.ID
+		if f.Pkg() != nil && !f.Exported() {
+			id = f.Pkg().Path() + "." + id
+		}
+		if f.Embedded() {
+			id = "embed " + id
+		}
+		if t.Tag(i) != "" {
+			id += fmt.Sprintf(" %q", t.Tag(i))
+		}
+		ids = append(ids, id)
+	}
+	m.ID = "struct{" + strings.Join(ids, "; ") + "}"
+	return m
+}
+
+func (a *analyzer) convInterface(t *types.Interface) *model.Type {
+	if t.Empty() {
+		return &model.Type{Kind: model.Interface, Name: "any", Empty: true, ID: "any"}
+	}
+	name := types.TypeString(t, a.qual)
+	if strings.Contains(name, ".") {
+		// Its methods mention other packages' types, which the
+		// generated file would have to import by name.
+		return &model.Type{Kind: model.Unsupported, Name: "an unnamed interface type that mentions other packages' types (declare a named interface type)", ID: "interface"}
+	}
+	return &model.Type{Kind: model.Interface, Name: name, ID: types.TypeString(t, func(p *types.Package) string { return p.Path() })}
+}
+
+func (a *analyzer) convChan(t *types.Chan) *model.Type {
+	e := a.convElem(t.Elem())
+	m := &model.Type{Kind: model.ChanType, Elem: e, Name: "a channel type (" + types.TypeString(t, a.qual) + ")"}
+	switch t.Dir() {
+	case types.SendOnly:
+		m.Dir = 1
+	case types.RecvOnly:
+		m.Dir = 2
+	}
+	m.ID = fmt.Sprintf("chan%d %s", m.Dir, e.ID)
+	return m
+}
+
+func (a *analyzer) convSignature(t *types.Signature) *model.Type {
+	m := &model.Type{Kind: model.FuncType, Name: "a func type (" + types.TypeString(t, a.qual) + ")", Variadic: t.Variadic()}
+	var ids []string
+	for i := 0; i < t.Params().Len(); i++ {
+		p := a.convElem(t.Params().At(i).Type())
+		m.Params = append(m.Params, p)
+		ids = append(ids, p.ID)
+	}
+	ids = append(ids, "->")
+	for i := 0; i < t.Results().Len(); i++ {
+		r := a.convElem(t.Results().At(i).Type())
+		m.Results = append(m.Results, r)
+		ids = append(ids, r.ID)
+	}
+	m.ID = fmt.Sprintf("func(%s variadic=%t)", strings.Join(ids, ","), t.Variadic())
+	return m
+}
+
+// isTime reports whether t is time.Time, by its identity: the type Time of
+// the package with import path "time".
+func isTime(t *types.Named) bool {
+	obj := t.Obj()
+	return obj.Pkg() != nil && obj.Pkg().Path() == "time" && obj.Name() == "Time"
+}
+
+// definedAsTime reports whether the named type t is defined as time.Time
+// (type Day time.Time, or a type defined as such a type): its underlying
+// type is identical to that of time.Time, as the loader found it.
+func (a *analyzer) definedAsTime(t *types.Named) bool {
+	s, ok := t.Underlying().(*types.Struct)
+	if !ok || !fromPackage(s, "time") {
+		return false // cheap: only a struct of package time's fields can be
+	}
+	tt := a.time()
+	if tt == nil {
 		return false
 	}
-	for i, name := range []string{"wall", "ext", "loc"} {
-		f := s.Field(i)
-		if f.Name() != name || f.Pkg() == nil || f.Pkg().Path() != "time" {
+	return types.Identical(s, tt.Underlying()) || sameStruct(s, tt.Underlying())
+}
+
+// fromPackage reports whether s has a field that only package path can
+// declare: an unexported one of that package.
+func fromPackage(s *types.Struct, path string) bool {
+	for i := 0; i < s.NumFields(); i++ {
+		if f := s.Field(i); !f.Exported() && f.Pkg() != nil && f.Pkg().Path() == path {
+			return true
+		}
+	}
+	return false
+}
+
+// sameStruct reports whether the structs s and u, which may come from
+// different loads (so types.Identical cannot compare their named field
+// types), have the same fields: names, packages, types by import path,
+// and tags.
+func sameStruct(s types.Type, u types.Type) bool {
+	x, ok1 := s.(*types.Struct)
+	y, ok2 := u.(*types.Struct)
+	if !ok1 || !ok2 || x.NumFields() != y.NumFields() {
+		return false
+	}
+	byPath := func(p *types.Package) string { return p.Path() }
+	for i := 0; i < x.NumFields(); i++ {
+		f, g := x.Field(i), y.Field(i)
+		if f.Name() != g.Name() || f.Embedded() != g.Embedded() || x.Tag(i) != y.Tag(i) ||
+			pkgPath(f.Pkg()) != pkgPath(g.Pkg()) ||
+			types.TypeString(f.Type(), byPath) != types.TypeString(g.Type(), byPath) {
 			return false
 		}
 	}
 	return true
+}
+
+func pkgPath(p *types.Package) string {
+	if p == nil {
+		return ""
+	}
+	return p.Path()
 }
 
 // keyMethod reports whether t, or only *t, has the method
@@ -321,59 +413,4 @@ func problem(t *model.Type, pkg string, key bool, seen map[*model.Type]bool) str
 		return ""
 	}
 	return "unsupported type"
-}
-
-// layout describes how t is encoded, expanding named types once, for the
-// automatic version and the value's type description: a change to a
-// struct's fields changes it.
-func layout(t *model.Type) string {
-	var b strings.Builder
-	writeLayout(&b, t, map[*model.Type]bool{})
-	return b.String()
-}
-
-func writeLayout(b *strings.Builder, t *model.Type, seen map[*model.Type]bool) {
-	switch t.Kind {
-	case model.Named:
-		b.WriteString(t.ID)
-		if seen[t] {
-			return
-		}
-		seen[t] = true
-		switch {
-		case t.KeyMethod || t.PtrKeyMethod:
-			b.WriteString("{key method}")
-		}
-		if t.BinaryValue {
-			b.WriteString("{binary}")
-		}
-		b.WriteString("=")
-		writeLayout(b, t.Underlying, seen)
-	case model.Pointer:
-		b.WriteString("*")
-		writeLayout(b, t.Elem, seen)
-	case model.Slice:
-		b.WriteString("[]")
-		writeLayout(b, t.Elem, seen)
-	case model.Array:
-		fmt.Fprintf(b, "[%d]", t.Len)
-		writeLayout(b, t.Elem, seen)
-	case model.Map:
-		b.WriteString("map[")
-		writeLayout(b, t.Key, seen)
-		b.WriteString("]")
-		writeLayout(b, t.Elem, seen)
-	case model.Struct:
-		b.WriteString("struct{")
-		for i, f := range t.Fields {
-			if i > 0 {
-				b.WriteString("; ")
-			}
-			b.WriteString(f.Name + " ")
-			writeLayout(b, f.Type, seen)
-		}
-		b.WriteString("}")
-	default:
-		b.WriteString(t.ID)
-	}
 }

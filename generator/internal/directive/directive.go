@@ -53,28 +53,65 @@ func (e Error) Error() string { return fmt.Sprintf("%d:%d: %s", e.Line, e.Offset
 // picocache directive.
 func IsDirective(comment string) bool { return strings.HasPrefix(comment, Prefix) }
 
-// IsNearMiss reports whether a comment looks like a picocache directive
-// that Go (and picogen) would not treat as one: "// picocache:",
-// "//picocache :", "//PicoCache:", "/*picocache:...*/" and the like.
-func IsNearMiss(comment string) bool {
+// NearMiss returns the message for a comment that looks like a picocache
+// directive but is not one: what is wrong and how to write it. It returns
+// "" for a directive and for a comment that looks like none. It catches "// picocache:" (a space after
+// //), "//PicoCache:" (not lower case), "//picocache :" (a space before
+// the colon), "/*picocache:...*/" (a block comment) and their mixtures;
+// gofmt would turn each into prose.
+func NearMiss(comment string) string {
 	if IsDirective(comment) {
-		return false
+		return ""
 	}
 	var body string
+	block := false
 	switch {
 	case strings.HasPrefix(comment, "//"):
 		body = comment[2:]
 	case strings.HasPrefix(comment, "/*"):
-		body = strings.TrimSuffix(comment[2:], "*/")
+		body, block = strings.TrimSuffix(comment[2:], "*/"), true
 	default:
-		return false
+		return ""
 	}
-	body = strings.TrimLeft(body, " \t")
-	if len(body) < len("picocache") || !strings.EqualFold(body[:len("picocache")], "picocache") {
-		return false
+	word := strings.TrimLeft(body, " \t")
+	spaceAfter := len(word) < len(body)
+	const name = "picocache"
+	if len(word) < len(name) || !strings.EqualFold(word[:len(name)], name) {
+		return ""
 	}
-	rest := strings.TrimLeft(body[len("picocache"):], " \t")
-	return strings.HasPrefix(rest, ":")
+	rest := word[len(name):]
+	colon := strings.TrimLeft(rest, " \t")
+	if !strings.HasPrefix(colon, ":") {
+		return ""
+	}
+	var problems []string
+	switch {
+	case block:
+		problems = append(problems, "it is a /* */ comment")
+	case spaceAfter:
+		problems = append(problems, "there is a space after //")
+	}
+	if w := word[:len(name)]; w != name {
+		problems = append(problems, fmt.Sprintf("%q is not lower case", w))
+	}
+	if len(colon) < len(rest) {
+		problems = append(problems, "there is a space before ':'")
+	}
+	fixed := Prefix + strings.TrimSpace(colon[1:])
+	return fmt.Sprintf("%q is not a picocache directive: %s; write %q (gofmt keeps that form)",
+		clip(comment), strings.Join(problems, "; "), clip(fixed))
+}
+
+// clip shortens a line quoted in a message to its first line and at
+// most 60 bytes.
+func clip(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 60 {
+		s = s[:60] + "..."
+	}
+	return s
 }
 
 // option is one lexical option: key[=value] at byte offset off.
@@ -224,8 +261,17 @@ func lex(line string) ([]option, []Error) {
 			i++
 		}
 	}
-	if i == n || line[i] == ' ' || line[i] == '\t' {
-		return nil, []Error{{Offset: i, Msg: "empty directive: write an option, such as //picocache:maxsize=none"}}
+	if i < n && (line[i] == ' ' || line[i] == '\t') {
+		// Go's directive form has none: gofmt would make the line prose.
+		space := i
+		skipSpace()
+		if i < n {
+			errs = append(errs, Error{Offset: space, Msg: fmt.Sprintf("space after %q: write %q (gofmt keeps that form)",
+				Prefix, clip(Prefix+strings.TrimRight(line[i:], " \t")))})
+		}
+	}
+	if i == n {
+		return nil, append(errs, Error{Offset: len(Prefix), Msg: "empty directive: write an option, such as //picocache:maxsize=none"})
 	}
 	for {
 		start := i

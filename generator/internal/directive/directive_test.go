@@ -48,7 +48,10 @@ func TestParseErrors(t *testing.T) {
 		{"//picocache:maxsize=1,,typed", 22, "want an option name"},
 		{"//picocache:ignore=a.b", 19, "bad ignore"},
 		{"//picocache:ignore=a,ignore=a", 21, "ignored twice"},
-		{"//picocache: typed", 12, "empty directive"},
+		{"//picocache: typed", 12, `space after "//picocache:": write "//picocache:typed"`},
+		{"//picocache:\t maxsize=2 ", 12, `space after "//picocache:": write "//picocache:maxsize=2"`},
+		{"//picocache:  ", 12, "empty directive"},
+		{"//picocache:", 12, "empty directive"},
 		{"//picocache:name=a b", 19, "unexpected"},
 		{"//picocache:version=é\x00", 22, "bad version"},
 	} {
@@ -63,17 +66,60 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+// TestParseSpaceThenOptions checks that a space after the colon is
+// reported once, and the options after it are still checked.
+func TestParseSpaceThenOptions(t *testing.T) {
+	_, errs := Parse([]string{"//picocache: maxsize=x"})
+	if len(errs) != 2 || errs[0].Offset != 12 || !strings.Contains(errs[0].Msg, "space after") ||
+		errs[1].Offset != 21 || !strings.Contains(errs[1].Msg, "bad maxsize") {
+		t.Errorf("errors %+v, want a space at 12 and a bad maxsize at 21", errs)
+	}
+}
+
 func TestNearMiss(t *testing.T) {
-	for _, s := range []string{"// picocache:maxsize=1", "//PicoCache:typed", "//picocache :typed", "/* picocache:typed */", "//\tpicocache:x"} {
-		if !IsNearMiss(s) {
-			t.Errorf("%q is not a near miss", s)
+	for _, c := range []struct{ comment, want string }{
+		{"// picocache:maxsize=1", `"// picocache:maxsize=1" is not a picocache directive: there is a space after //; write "//picocache:maxsize=1" (gofmt keeps that form)`},
+		{"//\tpicocache:x", `there is a space after //; write "//picocache:x"`},
+		{"//PicoCache:maxsize=2", `"//PicoCache:maxsize=2" is not a picocache directive: "PicoCache" is not lower case; write "//picocache:maxsize=2" (gofmt keeps that form)`},
+		{"//PICOCACHE: typed", `"PICOCACHE" is not lower case; write "//picocache:typed"`},
+		{"//picocache :typed", `there is a space before ':'; write "//picocache:typed"`},
+		{"/* picocache:typed */", `it is a /* */ comment; write "//picocache:typed"`},
+		{"// PicoCache :ttl=1h", `there is a space after //; "PicoCache" is not lower case; there is a space before ':'; write "//picocache:ttl=1h"`},
+	} {
+		got := NearMiss(c.comment)
+		if !strings.Contains(got, c.want) {
+			t.Errorf("NearMiss(%q) = %q, want it to contain %q", c.comment, got, c.want)
 		}
 	}
-	for _, s := range []string{"//picocache:typed", "// picocache is great", "// see picocache: docs", "//go:generate x"} {
-		if IsNearMiss(s) {
-			t.Errorf("%q is a near miss", s)
+	for _, s := range []string{"//picocache:typed", "//picocache: typed", "// picocache is great", "// see picocache: docs", "//go:generate x", "/* a */", "//picocach:x"} {
+		if got := NearMiss(s); got != "" {
+			t.Errorf("NearMiss(%q) = %q, want none", s, got)
 		}
 	}
+}
+
+// FuzzNearMiss checks that NearMiss never panics, never calls a directive
+// a near miss, and that the line it suggests is a directive.
+func FuzzNearMiss(f *testing.F) {
+	for _, s := range []string{"// picocache:maxsize=1", "//PicoCache:typed", "//picocache :x", "/* picocache:x */", "//picocache:x", "/*picocache:", "//picocache"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, comment string) {
+		msg := NearMiss(comment)
+		if msg == "" {
+			return
+		}
+		if IsDirective(comment) {
+			t.Fatalf("%q is a directive, but NearMiss says %q", comment, msg)
+		}
+		_, fix, ok := strings.Cut(msg, "; write ")
+		if !ok {
+			t.Fatalf("%q: no suggestion in %q", comment, msg)
+		}
+		if !strings.HasPrefix(fix, `"`+Prefix) {
+			t.Fatalf("%q: suggestion %q is not a directive", comment, fix)
+		}
+	})
 }
 
 // FuzzParse checks that Parse never panics, reports offsets inside the

@@ -8,121 +8,24 @@ import (
 	"github.com/picocache/picocache/generator/internal/model"
 )
 
-// Key encoding: statements appending a value to the key variable k.
+// Key encoding: statements appending a value to a key variable.
 // Basic kinds are written inline; composite types get one helper function
 // each (shared by every function of the package), which keeps recursive
 // types finite and each helper's body shallow.
 
-// fallible reports whether encoding t into a key can fail: it holds an
-// interface whose dynamic value may be of an unsupported type, or it is
-// recursive and a value may nest deeper than codec.MaxDepth.
-func (e *emitter) fallible(t *model.Type) bool {
-	return fallibleSeen(t, map[*model.Type]bool{}) || e.recursive(t, true)
-}
-
-// recursive reports whether encoding t (into a key, or as a value) can
-// follow a cycle of types: a named type that contains itself through
-// pointers, slices or maps. Helpers of such types take a depth and give
-// up beyond codec.MaxDepth, so that a cyclic value cannot recurse
-// without end; helpers of other types stay as they are. A type that
-// encodes itself (a key method, MarshalBinary) ends the walk, and so does
-// an interface, whose dynamic value codec.AppendAny bounds itself.
-func (e *emitter) recursive(t *model.Type, key bool) bool {
-	memo := e.recValue
-	if key {
-		memo = e.recKey
-	}
-	if r, ok := memo[t]; ok {
-		return r
-	}
-	// Depth-first search for a cycle among the types reachable from t.
-	const (
-		active = 1
-		done   = 2
-	)
-	state := map[*model.Type]int{}
-	var visit func(*model.Type) bool
-	visit = func(n *model.Type) bool {
-		switch state[n] {
-		case active:
-			return true
-		case done:
-			return false
-		}
-		state[n] = active
-		for _, c := range encodedParts(n, key) {
-			if visit(c) {
-				return true
-			}
-		}
-		state[n] = done
-		return false
-	}
-	r := visit(t)
-	memo[t] = r
-	return r
-}
-
-// encodedParts returns the types whose encodings make up t's.
-func encodedParts(t *model.Type, key bool) []*model.Type {
-	switch t.Kind {
-	case model.Named:
-		if key && (t.KeyMethod || t.PtrKeyMethod) || !key && t.BinaryValue {
-			return nil
-		}
-		return []*model.Type{t.Underlying}
-	case model.Pointer, model.Slice, model.Array:
-		return []*model.Type{t.Elem}
-	case model.Map:
-		return []*model.Type{t.Key, t.Elem}
-	case model.Struct:
-		var ps []*model.Type
-		for _, f := range t.Fields {
-			if f.Name != "_" {
-				ps = append(ps, f.Type)
-			}
-		}
-		return ps
-	}
-	return nil
-}
-
-func fallibleSeen(t *model.Type, seen map[*model.Type]bool) bool {
-	if seen[t] {
-		return false
-	}
-	seen[t] = true
-	switch t.Kind {
-	case model.Interface:
-		return true
-	case model.Named:
-		if t.KeyMethod || t.PtrKeyMethod {
-			return false
-		}
-		return fallibleSeen(t.Underlying, seen)
-	case model.Slice, model.Array, model.Pointer:
-		return fallibleSeen(t.Elem, seen)
-	case model.Map:
-		return fallibleSeen(t.Key, seen) || fallibleSeen(t.Elem, seen)
-	case model.Struct:
-		for _, f := range t.Fields {
-			if f.Name != "_" && fallibleSeen(f.Type, seen) {
-				return true
-			}
-		}
-	}
-	return false
-}
+// keyVars names the key being written and its helpers: k the key, ok
+// whether a fallible part succeeded, mark a key method's span start.
+type keyVars struct{ k, ok, mark string }
 
 // keyStmt appends the statements writing v (an addressable expression of
-// type t) into k; fail emits what to do when a dynamic value cannot be
-// encoded, or a recursive value nests too deep. depth is the nesting so
-// far, passed to the helpers of recursive types.
-func (e *emitter) keyStmt(g *Group, kName, okName string, t *model.Type, v *Statement, fail func(*Group), typed bool, depth Code) {
-	k := func() *Statement { return Id(kName) }
+// type t) into the key kv.k; fail emits what to do when a dynamic value
+// cannot be encoded, or a recursive value nests too deep. depth is the
+// nesting so far, passed to the helpers of recursive types.
+func (e *emitter) keyStmt(g *Group, kv keyVars, t *model.Type, v *Statement, fail func(*Group), typed bool, depth Code) {
+	k := func() *Statement { return Id(kv.k) }
 	switch t.Kind {
 	case model.Basic:
-		g.Add(k().Op("=").Add(keyBasic(t.Name, v, k(), false)))
+		g.Add(k().Op("=").Add(keyBasic(t.ID, v, k(), false)))
 		return
 	case model.Bytes:
 		g.Add(k().Op("=").Add(cd("AppendBytes")).Call(k(), v))
@@ -131,19 +34,19 @@ func (e *emitter) keyStmt(g *Group, kName, okName string, t *model.Type, v *Stat
 		g.Add(k().Op("=").Add(cd("AppendTimeKey")).Call(k(), v))
 		return
 	case model.Interface:
-		g.If(List(k(), Id(okName)).Op("=").Add(cd("AppendAny")).Call(k(), v, Lit(typed)), Op("!").Id(okName)).BlockFunc(fail)
+		g.If(List(k(), Id(kv.ok)).Op("=").Add(cd("AppendAny")).Call(k(), v, Lit(typed)), Op("!").Id(kv.ok)).BlockFunc(fail)
 		return
 	case model.Named:
 		switch {
 		case t.KeyMethod || t.PtrKeyMethod:
 			g.Block(
-				Id("mark").Op(":=").Len(k()),
+				Id(kv.mark).Op(":=").Len(k()),
 				k().Op("=").Add(v.Clone()).Dot("AppendCacheKey").Call(cd("BeginSpan").Call(k())),
-				k().Op("=").Add(cd("EndSpan")).Call(k(), Id("mark")),
+				k().Op("=").Add(cd("EndSpan")).Call(k(), Id(kv.mark)),
 			)
 			return
 		case t.Underlying.Kind == model.Basic:
-			g.Add(k().Op("=").Add(keyBasic(t.Underlying.Name, v, k(), true)))
+			g.Add(k().Op("=").Add(keyBasic(t.Underlying.ID, v, k(), true)))
 			return
 		case t.Underlying.Kind == model.Bytes:
 			g.Add(k().Op("=").Add(cd("AppendBytes")).Call(k(), Index().Byte().Parens(v)))
@@ -155,27 +58,26 @@ func (e *emitter) keyStmt(g *Group, kName, okName string, t *model.Type, v *Stat
 	}
 	name := e.keyHelper(t, typed)
 	args := []Code{k(), v}
-	if e.recursive(t, true) {
+	if t.KeyRecursive {
 		args = append(args, depth)
 	}
-	if e.fallible(t) {
-		g.If(List(k(), Id(okName)).Op("=").Id(name).Call(args...), Op("!").Id(okName)).BlockFunc(fail)
+	if t.KeyFallible {
+		g.If(List(k(), Id(kv.ok)).Op("=").Id(name).Call(args...), Op("!").Id(kv.ok)).BlockFunc(fail)
 		return
 	}
 	g.Add(k().Op("=").Id(name).Call(k(), v))
 }
 
 // keyBasic writes a basic value (of a type whose underlying type is the
-// basic type name).
-func keyBasic(name string, v, k *Statement, named bool) *Statement {
-	name = basicName(name)
+// basic type with the canonical name id: uint8 for byte, int32 for rune).
+func keyBasic(id string, v, k *Statement, named bool) *Statement {
 	conv := func(s *Statement) *Statement {
 		if named {
 			return s.Parens(v)
 		}
 		return v
 	}
-	switch name {
+	switch id {
 	case "bool":
 		return cd("AppendBool").Call(k, conv(Bool()))
 	case "uint8":
@@ -205,7 +107,7 @@ func keyBasic(name string, v, k *Statement, named bool) *Statement {
 	case "string":
 		return cd("AppendString").Call(k, conv(String()))
 	}
-	return Op("/* unsupported basic " + name + " */")
+	return Op("/* unsupported basic " + id + " */")
 }
 
 // helperName returns a fresh helper name for t: the prefix and the name
@@ -224,18 +126,17 @@ func (e *emitter) helperName(prefix string, t *model.Type) string {
 	case t.Kind == model.Interface && t.Empty:
 		base += "Any"
 	}
-	name := base
-	for i := 1; e.helperTaken[name] || name == prefix; i++ {
-		name = fmt.Sprintf("%s%d", base, i)
+	want := base
+	if base == prefix {
+		want = base + "1" // a bare prefix names no type
 	}
-	e.helperTaken[name] = true
-	return name
+	return e.file.declare(want, numbered(base))
 }
 
 // keyHelper returns the name of the helper writing t into a key, declaring
 // it on first use.
 func (e *emitter) keyHelper(t *model.Type, typed bool) string {
-	fallible := e.fallible(t)
+	fallible := t.KeyFallible
 	id := "key " + t.ID
 	if fallible {
 		id = fmt.Sprintf("key typed=%t %s", typed, t.ID)
@@ -248,7 +149,11 @@ func (e *emitter) keyHelper(t *model.Type, typed bool) string {
 	slot := len(e.out)
 	e.out = append(e.out, nil) // reserve the place: declared before what it calls
 
-	fail := func(g *Group) { g.Return(Id("k"), False()) }
+	// The body renders no type of its own: its names avoid only the file's.
+	l := e.helperScope()
+	k, v, depth, ok, i := l.fresh("k"), l.fresh("v"), l.fresh("depth"), l.fresh("ok"), l.fresh("i")
+	kv := keyVars{k: k, ok: ok, mark: l.fresh("mark")}
+	fail := func(g *Group) { g.Return(Id(k), False()) }
 	u := t
 	if t.Kind == model.Named {
 		u = t.Underlying
@@ -259,73 +164,77 @@ func (e *emitter) keyHelper(t *model.Type, typed bool) string {
 	}
 	ret := func() Code {
 		if fallible {
-			return Return(Id("k"), True())
+			return Return(Id(k), True())
 		}
-		return Return(Id("k"))
+		return Return(Id(k))
 	}
-	recursive := e.recursive(t, true)
+	recursive := t.KeyRecursive
+	part := func(g *Group, pt *model.Type, pv *Statement) {
+		e.keyStmt(g, kv, pt, pv, fail, typed, Id(depth))
+	}
 	body := BlockFunc(func(g *Group) {
 		if fallible {
-			g.Var().Id("ok").Bool()
+			g.Var().Id(ok).Bool()
 		}
 		if recursive && t.Kind == model.Named {
-			g.If(Id("depth").Op(">=").Add(cd("MaxDepth"))).BlockFunc(func(g *Group) {
+			g.If(Id(depth).Op(">=").Add(cd("MaxDepth"))).BlockFunc(func(g *Group) {
 				g.Comment("Nested too deep, cyclic most likely: no key.")
 				fail(g)
 			})
-			g.Id("depth").Op("++")
+			g.Id(depth).Op("++")
 		}
 		switch u.Kind {
 		case model.Slice:
-			g.Id("k").Op("=").Add(cd("AppendLen")).Call(Id("k"), Len(Id("v")), Id("v").Op("==").Nil())
-			g.For(Id("i").Op(":=").Range().Id("v")).BlockFunc(func(g *Group) {
-				e.keyStmt(g, "k", "ok", u.Elem, Id("v").Index(Id("i")), fail, typed, Id("depth"))
+			g.Id(k).Op("=").Add(cd("AppendLen")).Call(Id(k), Len(Id(v)), Id(v).Op("==").Nil())
+			g.For(Id(i).Op(":=").Range().Id(v)).BlockFunc(func(g *Group) {
+				part(g, u.Elem, Id(v).Index(Id(i)))
 			})
 		case model.Array:
 			if u.Elem.Kind == model.Basic && u.Elem.ID == "uint8" {
-				g.Id("k").Op("=").Append(Id("k"), Id("v").Index(Empty(), Empty()).Op("..."))
+				g.Id(k).Op("=").Append(Id(k), Id(v).Index(Empty(), Empty()).Op("..."))
 				break
 			}
-			g.For(Id("i").Op(":=").Range().Id("v")).BlockFunc(func(g *Group) {
-				e.keyStmt(g, "k", "ok", u.Elem, Id("v").Index(Id("i")), fail, typed, Id("depth"))
+			g.For(Id(i).Op(":=").Range().Id(v)).BlockFunc(func(g *Group) {
+				part(g, u.Elem, Id(v).Index(Id(i)))
 			})
 		case model.Map:
-			g.Id("k").Op("=").Add(cd("AppendLen")).Call(Id("k"), Len(Id("v")), Id("v").Op("==").Nil())
+			sb, spans, mk, mv, start := l.fresh("sb"), l.fresh("spans"), l.fresh("mk"), l.fresh("mv"), l.fresh("s")
+			g.Id(k).Op("=").Add(cd("AppendLen")).Call(Id(k), Len(Id(v)), Id(v).Op("==").Nil())
 			g.Comment("Entries are sorted by their encoding: iteration order never matters.")
-			g.Var().Id("sb").Index(Lit(32)).Int()
-			g.Id("spans").Op(":=").Id("sb").Index(Empty(), Lit(0))
-			g.For(List(Id("mk"), Id("mv")).Op(":=").Range().Id("v")).BlockFunc(func(g *Group) {
-				g.Id("s").Op(":=").Len(Id("k"))
-				e.keyStmt(g, "k", "ok", u.Key, Id("mk"), fail, typed, Id("depth"))
-				e.keyStmt(g, "k", "ok", u.Elem, Id("mv"), fail, typed, Id("depth"))
-				g.Id("spans").Op("=").Append(Id("spans"), Id("s"), Len(Id("k")))
+			g.Var().Id(sb).Index(Lit(32)).Int()
+			g.Id(spans).Op(":=").Id(sb).Index(Empty(), Lit(0))
+			g.For(List(Id(mk), Id(mv)).Op(":=").Range().Id(v)).BlockFunc(func(g *Group) {
+				g.Id(start).Op(":=").Len(Id(k))
+				part(g, u.Key, Id(mk))
+				part(g, u.Elem, Id(mv))
+				g.Id(spans).Op("=").Append(Id(spans), Id(start), Len(Id(k)))
 			})
-			g.Id("k").Op("=").Add(cd("SortEntries")).Call(Id("k"), Id("spans"))
+			g.Id(k).Op("=").Add(cd("SortEntries")).Call(Id(k), Id(spans))
 		case model.Struct:
 			for _, f := range u.Fields {
 				if f.Name == "_" {
 					continue
 				}
-				e.keyStmt(g, "k", "ok", f.Type, Id("v").Dot(f.Name), fail, typed, Id("depth"))
+				part(g, f.Type, Id(v).Dot(f.Name))
 			}
 		case model.Pointer:
-			g.If(Id("v").Op("==").Nil()).Block(
-				Id("k").Op("=").Append(Id("k"), Lit(0)),
+			g.If(Id(v).Op("==").Nil()).Block(
+				Id(k).Op("=").Append(Id(k), Lit(0)),
 				ret(),
 			)
-			g.Id("k").Op("=").Append(Id("k"), Lit(1))
-			e.keyStmt(g, "k", "ok", u.Elem, Parens(Op("*").Id("v")), fail, typed, Id("depth"))
+			g.Id(k).Op("=").Append(Id(k), Lit(1))
+			part(g, u.Elem, Parens(Op("*").Id(v)))
 		default:
 			// A named type whose underlying type is written inline.
-			e.keyStmt(g, "k", "ok", u, Id("v"), fail, typed, Id("depth"))
+			part(g, u, Id(v))
 		}
 		g.Add(ret())
 	})
 	comment := fmt.Sprintf("%s writes a %s into a cache key.", name, e.describe(t))
-	params := []Code{Id("k").Index().Byte(), Id("v").Add(e.typ(t))}
+	params := []Code{Id(k).Index().Byte(), Id(v).Add(e.typ(t))}
 	if recursive {
 		comment += " It reports false beyond " + e.codecName + ".MaxDepth levels of recursion."
-		params = append(params, Id("depth").Int())
+		params = append(params, Id(depth).Int())
 	}
 	e.out[slot] = Comment(comment).Line().Func().Id(name).Params(params...).Add(results).Add(body)
 	return name
@@ -379,14 +288,14 @@ func (e *emitter) describe(t *model.Type) string {
 }
 
 // Values: Append writes a result exactly (floats keep their bits), Decode
-// reads it back from the decoder d (a *codec.Decoder).
+// reads it back from a decoder (a *codec.Decoder).
 
 // valAppend returns an expression appending v (an addressable expression
 // of type t) to dst.
 func (e *emitter) valAppend(t *model.Type, v, dst *Statement) *Statement {
 	switch t.Kind {
 	case model.Basic:
-		return valBasic(t.Name, v, dst, false)
+		return valBasic(t.ID, v, dst, false)
 	case model.Bytes:
 		return cd("AppendBytes").Call(dst, v)
 	case model.Time:
@@ -397,7 +306,7 @@ func (e *emitter) valAppend(t *model.Type, v, dst *Statement) *Statement {
 		if !t.BinaryValue {
 			switch t.Underlying.Kind {
 			case model.Basic:
-				return valBasic(t.Underlying.Name, v, dst, true)
+				return valBasic(t.Underlying.ID, v, dst, true)
 			case model.Bytes:
 				return cd("AppendBytes").Call(dst, Index().Byte().Parens(v))
 			case model.Time:
@@ -408,15 +317,14 @@ func (e *emitter) valAppend(t *model.Type, v, dst *Statement) *Statement {
 	return Id(e.valHelper(t)).Call(dst, v)
 }
 
-func valBasic(name string, v, dst *Statement, named bool) *Statement {
-	name = basicName(name)
+func valBasic(id string, v, dst *Statement, named bool) *Statement {
 	conv := func(s *Statement) *Statement {
 		if named {
 			return s.Parens(v)
 		}
 		return v
 	}
-	switch name {
+	switch id {
 	case "float32":
 		return cd("AppendFloat32").Call(dst, conv(Float32()))
 	case "float64":
@@ -426,7 +334,7 @@ func valBasic(name string, v, dst *Statement, named bool) *Statement {
 	case "complex128":
 		return cd("AppendFloat64").Call(cd("AppendFloat64").Call(dst, Real(v.Clone())), Imag(v.Clone()))
 	}
-	return keyBasic(name, v, dst, named)
+	return keyBasic(id, v, dst, named)
 }
 
 func (e *emitter) valHelper(t *model.Type) string {
@@ -442,135 +350,127 @@ func (e *emitter) valHelper(t *model.Type) string {
 	if t.Kind == model.Named {
 		u = t.Underlying
 	}
-	dst := func() *Statement { return Id("dst") }
+	// The body renders no type of its own: its names avoid only the file's.
+	l := e.helperScope()
+	dstName, v, i := l.fresh("dst"), l.fresh("v"), l.fresh("i")
+	dst := func() *Statement { return Id(dstName) }
 	body := BlockFunc(func(g *Group) {
 		if t.Kind == model.Named && t.BinaryValue {
-			v := Id("v")
+			v := Id(v)
 			if t.PtrMarshaller {
-				v = Op("&").Id("v")
+				v = Op("&").Add(v)
 			}
 			g.Return(cd("AppendMarshaler").Call(dst(), v))
 			return
 		}
 		switch u.Kind {
 		case model.Slice:
-			g.Add(dst().Op("=").Add(cd("AppendLen")).Call(dst(), Len(Id("v")), Id("v").Op("==").Nil()))
-			g.For(Id("i").Op(":=").Range().Id("v")).Block(
-				dst().Op("=").Add(e.valAppend(u.Elem, Id("v").Index(Id("i")), dst())),
+			g.Add(dst().Op("=").Add(cd("AppendLen")).Call(dst(), Len(Id(v)), Id(v).Op("==").Nil()))
+			g.For(Id(i).Op(":=").Range().Id(v)).Block(
+				dst().Op("=").Add(e.valAppend(u.Elem, Id(v).Index(Id(i)), dst())),
 			)
 		case model.Array:
 			if u.Elem.Kind == model.Basic && u.Elem.ID == "uint8" {
-				g.Return(Append(dst(), Id("v").Index(Empty(), Empty()).Op("...")))
+				g.Return(Append(dst(), Id(v).Index(Empty(), Empty()).Op("...")))
 				return
 			}
-			g.For(Id("i").Op(":=").Range().Id("v")).Block(
-				dst().Op("=").Add(e.valAppend(u.Elem, Id("v").Index(Id("i")), dst())),
+			g.For(Id(i).Op(":=").Range().Id(v)).Block(
+				dst().Op("=").Add(e.valAppend(u.Elem, Id(v).Index(Id(i)), dst())),
 			)
 		case model.Map:
-			g.Add(dst().Op("=").Add(cd("AppendLen")).Call(dst(), Len(Id("v")), Id("v").Op("==").Nil()))
-			g.For(List(Id("mk"), Id("mv")).Op(":=").Range().Id("v")).Block(
-				dst().Op("=").Add(e.valAppend(u.Key, Id("mk"), dst())),
-				dst().Op("=").Add(e.valAppend(u.Elem, Id("mv"), dst())),
+			mk, mv := l.fresh("mk"), l.fresh("mv")
+			g.Add(dst().Op("=").Add(cd("AppendLen")).Call(dst(), Len(Id(v)), Id(v).Op("==").Nil()))
+			g.For(List(Id(mk), Id(mv)).Op(":=").Range().Id(v)).Block(
+				dst().Op("=").Add(e.valAppend(u.Key, Id(mk), dst())),
+				dst().Op("=").Add(e.valAppend(u.Elem, Id(mv), dst())),
 			)
 		case model.Struct:
 			for _, f := range u.Fields {
 				if f.Name == "_" {
 					continue
 				}
-				g.Add(dst().Op("=").Add(e.valAppend(f.Type, Id("v").Dot(f.Name), dst())))
+				g.Add(dst().Op("=").Add(e.valAppend(f.Type, Id(v).Dot(f.Name), dst())))
 			}
 		case model.Pointer:
-			g.If(Id("v").Op("==").Nil()).Block(Return(Append(dst(), Lit(0))))
+			g.If(Id(v).Op("==").Nil()).Block(Return(Append(dst(), Lit(0))))
 			g.Add(dst().Op("=").Append(dst(), Lit(1)))
-			g.Add(dst().Op("=").Add(e.valAppend(u.Elem, Parens(Op("*").Id("v")), dst())))
+			g.Add(dst().Op("=").Add(e.valAppend(u.Elem, Parens(Op("*").Id(v)), dst())))
 		default:
-			g.Add(dst().Op("=").Add(e.valAppend(u, Id("v"), dst())))
+			g.Add(dst().Op("=").Add(e.valAppend(u, Id(v), dst())))
 		}
 		g.Return(dst())
 	})
 	comment := fmt.Sprintf("%s writes a %s result.", name, e.describe(t))
-	e.out[slot] = Comment(comment).Line().Func().Id(name).Params(Id("dst").Index().Byte(), Id("v").Add(e.typ(t))).Index().Byte().Add(body)
+	e.out[slot] = Comment(comment).Line().Func().Id(name).Params(Id(dstName).Index().Byte(), Id(v).Add(e.typ(t))).Index().Byte().Add(body)
 	return name
 }
 
-// valDecode returns an expression reading a t from d.
-func (e *emitter) valDecode(t *model.Type) *Statement {
-	d := func() *Statement { return Id("d") }
+// valDecode returns an expression reading a t from the decoder named d.
+func (e *emitter) valDecode(t *model.Type, d string) *Statement {
 	switch t.Kind {
 	case model.Basic:
-		return decBasic(t.Name)
+		return decBasic(t.ID, d)
 	case model.Bytes:
-		return d().Dot("Bytes").Call()
+		return Id(d).Dot("Bytes").Call()
 	case model.Time:
-		return d().Dot("Time").Call()
+		return Id(d).Dot("Time").Call()
 	case model.Interface:
-		return d().Dot("AnyValue").Call()
+		return Id(d).Dot("AnyValue").Call()
 	case model.Named:
 		if !t.BinaryValue {
 			switch t.Underlying.Kind {
 			case model.Basic:
-				return e.typ(t).Parens(decBasic(t.Underlying.Name))
+				return e.typ(t).Parens(decBasic(t.Underlying.ID, d))
 			case model.Bytes:
-				return e.typ(t).Parens(d().Dot("Bytes").Call())
+				return e.typ(t).Parens(Id(d).Dot("Bytes").Call())
 			case model.Time:
-				return e.typ(t).Parens(d().Dot("Time").Call())
+				return e.typ(t).Parens(Id(d).Dot("Time").Call())
 			}
 		}
 	}
-	return Id(e.decHelper(t)).Call(d())
+	return Id(e.decHelper(t)).Call(Id(d))
 }
 
-// basicName maps the aliases byte and rune to uint8 and int32.
-func basicName(name string) string {
-	switch name {
-	case "byte":
-		return "uint8"
-	case "rune":
-		return "int32"
-	}
-	return name
-}
-
-func decBasic(name string) *Statement {
-	name = basicName(name)
-	d := func() *Statement { return Id("d") }
-	switch name {
+// decBasic reads a basic value of the type with canonical name id.
+func decBasic(id, d string) *Statement {
+	read := func(m string) *Statement { return Id(d).Dot(m).Call() }
+	switch id {
 	case "bool":
-		return d().Dot("Bool").Call()
+		return read("Bool")
 	case "uint8":
-		return d().Dot("Uint8").Call()
+		return read("Uint8")
 	case "uint16":
-		return d().Dot("Uint16").Call()
+		return read("Uint16")
 	case "uint32":
-		return d().Dot("Uint32").Call()
+		return read("Uint32")
 	case "uint64":
-		return d().Dot("Uint64").Call()
+		return read("Uint64")
 	case "int8":
-		return Int8().Parens(d().Dot("Uint8").Call())
+		return Int8().Parens(read("Uint8"))
 	case "int16":
-		return Int16().Parens(d().Dot("Uint16").Call())
+		return Int16().Parens(read("Uint16"))
 	case "int32":
-		return Int32().Parens(d().Dot("Uint32").Call())
+		return Int32().Parens(read("Uint32"))
 	case "int64":
-		return Int64().Parens(d().Dot("Uint64").Call())
+		return Int64().Parens(read("Uint64"))
 	case "int":
-		return d().Dot("Int").Call()
+		return read("Int")
 	case "uint":
-		return d().Dot("Uint").Call()
+		return read("Uint")
 	case "uintptr":
-		return d().Dot("Uintptr").Call()
+		return read("Uintptr")
 	case "float32":
-		return d().Dot("Float32").Call()
+		return read("Float32")
 	case "float64":
-		return d().Dot("Float64").Call()
+		return read("Float64")
 	case "complex64":
-		return Complex(d().Dot("Float32").Call(), d().Dot("Float32").Call())
+		return Complex(read("Float32"), read("Float32"))
 	case "complex128":
-		return Complex(d().Dot("Float64").Call(), d().Dot("Float64").Call())
+		return Complex(read("Float64"), read("Float64"))
 	case "string":
-		return d().Dot("Str").Call()
+		return read("Str")
 	}
-	return Op("/* unsupported basic " + name + " */")
+	return Op("/* unsupported basic " + id + " */")
 }
 
 func (e *emitter) decHelper(t *model.Type) string {
@@ -586,116 +486,69 @@ func (e *emitter) decHelper(t *model.Type) string {
 	if t.Kind == model.Named {
 		u = t.Underlying
 	}
+	// The body renders t and some of its parts: its names must not hide them.
+	l := e.helperScope(decodeRefs(t)...)
+	d, v, i := l.fresh("d"), l.fresh("v"), l.fresh("i")
 	T := func() *Statement { return e.typ(t) }
-	d := func() *Statement { return Id("d") }
 	body := BlockFunc(func(g *Group) {
 		if t.Kind == model.Named && t.BinaryValue {
-			g.Var().Id("v").Add(T())
-			g.Add(d().Dot("Unmarshal").Call(Op("&").Id("v")))
-			g.Return(Id("v"))
+			g.Var().Id(v).Add(T())
+			g.Add(Id(d).Dot("Unmarshal").Call(Op("&").Id(v)))
+			g.Return(Id(v))
 			return
 		}
 		switch u.Kind {
 		case model.Slice:
-			g.List(Id("n"), Id("isNil")).Op(":=").Add(d()).Dot("Len").Call(Lit(minSize(u.Elem)))
-			g.If(Id("isNil")).Block(Return(Nil()))
-			g.Id("v").Op(":=").Make(T(), Id("n"))
-			g.For(Id("i").Op(":=").Range().Id("v")).Block(
-				Id("v").Index(Id("i")).Op("=").Add(e.valDecode(u.Elem)),
+			n, isNil := l.fresh("n"), l.fresh("isNil")
+			g.List(Id(n), Id(isNil)).Op(":=").Add(Id(d)).Dot("Len").Call(Lit(u.Elem.MinSize))
+			g.If(Id(isNil)).Block(Return(Nil()))
+			g.Id(v).Op(":=").Make(T(), Id(n))
+			g.For(Id(i).Op(":=").Range().Id(v)).Block(
+				Id(v).Index(Id(i)).Op("=").Add(e.valDecode(u.Elem, d)),
 			)
-			g.Return(Id("v"))
+			g.Return(Id(v))
 		case model.Array:
-			g.Var().Id("v").Add(T())
+			g.Var().Id(v).Add(T())
 			if u.Elem.Kind == model.Basic && u.Elem.ID == "uint8" {
-				g.Add(d().Dot("Read").Call(Id("v").Index(Empty(), Empty())))
-				g.Return(Id("v"))
+				g.Add(Id(d).Dot("Read").Call(Id(v).Index(Empty(), Empty())))
+				g.Return(Id(v))
 				return
 			}
-			g.For(Id("i").Op(":=").Range().Id("v")).Block(
-				Id("v").Index(Id("i")).Op("=").Add(e.valDecode(u.Elem)),
+			g.For(Id(i).Op(":=").Range().Id(v)).Block(
+				Id(v).Index(Id(i)).Op("=").Add(e.valDecode(u.Elem, d)),
 			)
-			g.Return(Id("v"))
+			g.Return(Id(v))
 		case model.Map:
-			g.List(Id("n"), Id("isNil")).Op(":=").Add(d()).Dot("Len").Call(Lit(minSize(u.Key) + minSize(u.Elem)))
-			g.If(Id("isNil")).Block(Return(Nil()))
-			g.Id("v").Op(":=").Make(T(), Id("n"))
-			g.For(Id("i").Op(":=").Lit(0), Id("i").Op("<").Id("n").Op("&&").Add(d()).Dot("Ok").Call(), Id("i").Op("++")).Block(
-				Id("mk").Op(":=").Add(e.valDecode(u.Key)),
-				Id("v").Index(Id("mk")).Op("=").Add(e.valDecode(u.Elem)),
+			n, isNil, mk := l.fresh("n"), l.fresh("isNil"), l.fresh("mk")
+			g.List(Id(n), Id(isNil)).Op(":=").Add(Id(d)).Dot("Len").Call(Lit(u.Key.MinSize + u.Elem.MinSize))
+			g.If(Id(isNil)).Block(Return(Nil()))
+			g.Id(v).Op(":=").Make(T(), Id(n))
+			g.For(Id(i).Op(":=").Lit(0), Id(i).Op("<").Id(n).Op("&&").Add(Id(d)).Dot("Ok").Call(), Id(i).Op("++")).Block(
+				Id(mk).Op(":=").Add(e.valDecode(u.Key, d)),
+				Id(v).Index(Id(mk)).Op("=").Add(e.valDecode(u.Elem, d)),
 			)
-			g.Return(Id("v"))
+			g.Return(Id(v))
 		case model.Struct:
-			g.Var().Id("v").Add(T())
+			g.Var().Id(v).Add(T())
 			for _, f := range u.Fields {
 				if f.Name == "_" {
 					continue
 				}
-				g.Id("v").Dot(f.Name).Op("=").Add(e.valDecode(f.Type))
+				g.Id(v).Dot(f.Name).Op("=").Add(e.valDecode(f.Type, d))
 			}
-			g.Return(Id("v"))
+			g.Return(Id(v))
 		case model.Pointer:
-			g.If(Op("!").Add(d()).Dot("Bool").Call()).Block(Return(Nil()))
-			g.Id("x").Op(":=").Add(e.valDecode(u.Elem))
-			g.Return(Op("&").Id("x"))
+			x := l.fresh("x")
+			g.If(Op("!").Add(Id(d)).Dot("Bool").Call()).Block(Return(Nil()))
+			g.Id(x).Op(":=").Add(e.valDecode(u.Elem, d))
+			g.Return(Op("&").Id(x))
 		default:
-			g.Return(e.typ(t).Parens(e.valDecode(u)))
+			g.Return(e.typ(t).Parens(e.valDecode(u, d)))
 		}
 	})
 	comment := fmt.Sprintf("%s reads a %s result.", name, e.describe(t))
-	e.out[slot] = Comment(comment).Line().Func().Id(name).Params(Id("d").Op("*").Add(cd("Decoder"))).Add(T()).Add(body)
+	e.out[slot] = Comment(comment).Line().Func().Id(name).Params(Id(d).Op("*").Add(cd("Decoder"))).Add(T()).Add(body)
 	return name
-}
-
-// minSize is the fewest bytes an encoded t takes, so that decoders can
-// reject lengths the remaining bytes cannot hold.
-func minSize(t *model.Type) int {
-	return minSizeSeen(t, map[*model.Type]bool{})
-}
-
-func minSizeSeen(t *model.Type, seen map[*model.Type]bool) int {
-	if seen[t] {
-		return 1
-	}
-	seen[t] = true
-	defer delete(seen, t)
-	switch t.Kind {
-	case model.Basic:
-		switch basicName(t.Name) {
-		case "bool", "int8", "uint8", "string":
-			return 1
-		case "int16", "uint16":
-			return 2
-		case "int32", "uint32", "float32":
-			return 4
-		case "complex128":
-			return 16
-		default:
-			return 8
-		}
-	case model.Named:
-		if t.BinaryValue {
-			return 5
-		}
-		return minSizeSeen(t.Underlying, seen)
-	case model.Array:
-		n := int64(minSizeSeen(t.Elem, seen)) * t.Len
-		if n > 1<<20 {
-			n = 1 << 20
-		}
-		return int(n)
-	case model.Struct:
-		n := 0
-		for _, f := range t.Fields {
-			if f.Name != "_" {
-				n += minSizeSeen(f.Type, seen)
-			}
-			if n > 1<<20 {
-				return 1 << 20
-			}
-		}
-		return n
-	}
-	return 1
 }
 
 // fitsStmt appends a statement returning false from the enclosing helper
@@ -722,48 +575,51 @@ func (e *emitter) fitsHelper(t *model.Type) string {
 	if t.Kind == model.Named {
 		u = t.Underlying
 	}
-	rec := func(t *model.Type) bool { return e.recursive(t, false) }
-	depth := Id("depth")
+	// The body renders no type of its own: its names avoid only the file's.
+	l := e.helperScope()
+	v, depthName, i := l.fresh("v"), l.fresh("depth"), l.fresh("i")
+	depth := Id(depthName)
 	body := BlockFunc(func(g *Group) {
 		if t.Kind == model.Named {
-			g.If(Id("depth").Op(">=").Add(cd("MaxDepth"))).Block(Return(False()))
-			g.Id("depth").Op("++")
+			g.If(Id(depthName).Op(">=").Add(cd("MaxDepth"))).Block(Return(False()))
+			g.Id(depthName).Op("++")
 		}
 		switch u.Kind {
 		case model.Slice, model.Array:
-			g.For(Id("i").Op(":=").Range().Id("v")).BlockFunc(func(g *Group) {
-				e.fitsStmt(g, u.Elem, Id("v").Index(Id("i")), depth)
+			g.For(Id(i).Op(":=").Range().Id(v)).BlockFunc(func(g *Group) {
+				e.fitsStmt(g, u.Elem, Id(v).Index(Id(i)), depth)
 			})
 		case model.Map:
-			mk, mv := Id("_"), Id("mv")
-			if rec(u.Key) {
-				mk = Id("mk")
+			mkName, mvName := l.fresh("mk"), l.fresh("mv")
+			mk, mv := Id("_"), Id(mvName)
+			if u.Key.ValueRecursive {
+				mk = Id(mkName)
 			}
 			loop := List(mk, mv)
-			if !rec(u.Elem) {
-				loop = Id("mk")
+			if !u.Elem.ValueRecursive {
+				loop = Id(mkName)
 			}
-			g.For(loop.Op(":=").Range().Id("v")).BlockFunc(func(g *Group) {
-				if rec(u.Key) {
-					e.fitsStmt(g, u.Key, Id("mk"), depth)
+			g.For(loop.Op(":=").Range().Id(v)).BlockFunc(func(g *Group) {
+				if u.Key.ValueRecursive {
+					e.fitsStmt(g, u.Key, Id(mkName), depth)
 				}
-				if rec(u.Elem) {
-					e.fitsStmt(g, u.Elem, Id("mv"), depth)
+				if u.Elem.ValueRecursive {
+					e.fitsStmt(g, u.Elem, Id(mvName), depth)
 				}
 			})
 		case model.Struct:
 			for _, f := range u.Fields {
-				if f.Name != "_" && rec(f.Type) {
-					e.fitsStmt(g, f.Type, Id("v").Dot(f.Name), depth)
+				if f.Name != "_" && f.Type.ValueRecursive {
+					e.fitsStmt(g, f.Type, Id(v).Dot(f.Name), depth)
 				}
 			}
 		case model.Pointer:
-			g.If(Id("v").Op("==").Nil()).Block(Return(True()))
-			e.fitsStmt(g, u.Elem, Parens(Op("*").Id("v")), depth)
+			g.If(Id(v).Op("==").Nil()).Block(Return(True()))
+			e.fitsStmt(g, u.Elem, Parens(Op("*").Id(v)), depth)
 		}
 		g.Return(True())
 	})
 	comment := fmt.Sprintf("%s reports whether a %s result nests at most %s.MaxDepth levels deep, so that it can be stored.", name, e.describe(t), e.codecName)
-	e.out[slot] = Comment(comment).Line().Func().Id(name).Params(Id("v").Add(e.typ(t)), Id("depth").Int()).Bool().Add(body)
+	e.out[slot] = Comment(comment).Line().Func().Id(name).Params(Id(v).Add(e.typ(t)), Id(depthName).Int()).Bool().Add(body)
 	return name
 }

@@ -1,13 +1,13 @@
 // Package emit renders the model of a package into its generated Go file
 // with github.com/dave/jennifer. Emission is a pure function: the same
 // model always gives the same bytes, and nothing is written to disk here.
+// It owns the encoding's format (version.go) and chooses every name the
+// file introduces, in one scope that knows the user's names (names.go).
 package emit
 
 import (
 	"bytes"
 	"fmt"
-	"maps"
-	"sort"
 	"strings"
 	"time"
 
@@ -45,59 +45,23 @@ const generatedGuard = "GeneratedV2"
 // Package renders p as map[file name]contents, the file name relative to
 // the package directory.
 func Package(p *model.Package) (map[string][]byte, error) {
-	e := &emitter{p: p, helpers: map[string]string{}, helperTaken: map[string]bool{}, userTaken: map[string]bool{},
-		resultUsers: map[string]int{}, recKey: map[*model.Type]bool{}, recValue: map[*model.Type]bool{}}
-	f := NewFilePathName(p.Path, p.Name)
-	for _, n := range p.Taken {
-		e.helperTaken[n] = true
-		e.userTaken[n] = true
-	}
-	// Helper names must not collide with the generated declarations
-	// either.
+	e := &emitter{p: p, file: newFileScope(p), helpers: map[string]string{}, resultUsers: map[string]int{}}
 	for i := range p.Funcs {
 		fn := &p.Funcs[i]
-		e.helperTaken[fn.Handle] = true
-		e.helperTaken[fn.Wrapper] = true
-		if fn.Result != "" {
-			e.helperTaken[fn.Result] = true
+		if len(fn.Results) > 1 {
 			e.resultUsers[resultKey(fn)]++
 		}
 	}
-	// Import names must not collide with the package's own identifiers,
-	// nor with the parameters of a wrapper, which would shadow them.
-	importTaken := maps.Clone(e.helperTaken)
+	// Parameters first: the file's own names yield to them.
+	e.names = make([]wrapperNames, len(p.Funcs))
 	for i := range p.Funcs {
-		for _, prm := range allParams(&p.Funcs[i]) {
-			importTaken[prm.Name] = true
-		}
-		if r := p.Funcs[i].Recv; r != nil {
-			importTaken[r.Name] = true
+		e.names[i] = e.paramNames(&p.Funcs[i])
+		for _, n := range e.names[i].allParams() {
+			e.file.params[n] = true
 		}
 	}
-	for _, imp := range []struct{ path, name, pkg string }{
-		{runtimePath, "runtime", "runtime"},
-		{codecPath, codecImport, "codec"},
-		{"context", "context", "context"},
-		{"time", "time", "time"},
-	} {
-		name := imp.name
-		if importTaken[name] && !strings.HasPrefix(name, "pico") {
-			name = "pico" + name
-		}
-		for importTaken[name] {
-			name += "_"
-		}
-		importTaken[name] = true
-		e.helperTaken[name] = true
-		if imp.path == codecPath {
-			e.codecName = name
-		}
-		if name != imp.pkg {
-			f.ImportAlias(imp.path, name)
-		} else {
-			f.ImportName(imp.path, name)
-		}
-	}
+	f := NewFilePathName(p.Path, p.Name)
+	e.importNames(f)
 	f.HeaderComment(Header)
 	f.HeaderComment("Source: " + strings.Join(p.Sources, ", "))
 	if !p.NoSQLite {
@@ -109,7 +73,7 @@ func Package(p *model.Package) (map[string][]byte, error) {
 	f.Const().Id("_").Op("=").Qual(runtimePath, generatedGuard)
 
 	for i := range p.Funcs {
-		e.function(f, &p.Funcs[i])
+		e.function(f, &p.Funcs[i], &e.names[i])
 	}
 	for _, h := range e.out {
 		f.Line()
@@ -123,16 +87,14 @@ func Package(p *model.Package) (map[string][]byte, error) {
 }
 
 type emitter struct {
-	p           *model.Package
-	helpers     map[string]string // "key "+ID, "val "+ID, "dec "+ID -> helper name
-	helperTaken map[string]bool
-	userTaken   map[string]bool // the package's own names (model.Package.Taken)
-	codecName   string          // the generated file's name for runtime/codec
+	p         *model.Package
+	file      *fileScope        // every package-level name (names.go)
+	names     []wrapperNames    // per function of p, its wrapper's names
+	helpers   map[string]string // "key "+ID, "val "+ID, "dec "+ID, ... -> helper name
+	codecName string            // the generated file's name for runtime/codec
 	// resultUsers counts the functions sharing each result struct, by resultKey.
 	resultUsers map[string]int
 	out         []Code // helper declarations, in order of first use
-	// recKey and recValue memoize recursive for keys and values.
-	recKey, recValue map[*model.Type]bool
 }
 
 // typ renders a model type as Go code.
@@ -227,7 +189,7 @@ var multi = Options{Open: "{", Close: "}", Separator: ",", Multi: true}
 // resultKey identifies the Go type holding fn's results: functions with
 // equal keys share it (and, with equal value layouts, the codec).
 func resultKey(fn *model.Func) string {
-	if fn.Result == "" {
+	if len(fn.Results) == 1 {
 		return "1 " + fn.Results[0].ID
 	}
 	var ids []string
@@ -246,13 +208,8 @@ func (e *emitter) resultStruct(f *File, fn *model.Func) string {
 	if name, ok := e.helpers[id]; ok {
 		return name
 	}
-	name := fn.Result
-	if e.userTaken[name] {
-		for i := 1; e.helperTaken[name]; i++ {
-			name = fmt.Sprintf("%s%d", fn.Result, i)
-		}
-		e.helperTaken[name] = true
-	}
+	want := helperPrefix + strings.TrimSuffix(fn.Handle, "Cache") + "Result"
+	name := e.file.declare(want, numbered(want))
 	e.helpers[id] = name
 	var fields []Code
 	for i, r := range fn.Results {
@@ -269,18 +226,18 @@ func (e *emitter) resultStruct(f *File, fn *model.Func) string {
 }
 
 // codecVar returns the name of the package-level runtime.Codec of fn's
-// results (fn.Result, if set, names their struct), declaring it on first
+// results (result, if not "", names their struct), declaring it on first
 // use: every function with the same results and value layout shares it.
-func (e *emitter) codecVar(fn *model.Func, rType *Statement) string {
-	id := "codec " + fn.ValueType + "\x00" + resultKey(fn)
+func (e *emitter) codecVar(fn *model.Func, result string, rType *Statement) string {
+	id := "codec " + valueType(fn) + "\x00" + resultKey(fn)
 	if name, ok := e.helpers[id]; ok {
 		return name
 	}
 	var name, what string
-	if fn.Result != "" {
-		base := strings.TrimPrefix(fn.Result, "picocache")
+	if result != "" {
+		base := strings.TrimPrefix(result, helperPrefix)
 		name = e.helperName("picocacheCodec", &model.Type{Kind: model.Named, Name: strings.ToUpper(base[:1]) + base[1:]})
-		what = fn.Result
+		what = result
 	} else {
 		name = e.helperName("picocacheCodec", fn.Results[0])
 		what = e.describe(fn.Results[0])
@@ -289,64 +246,96 @@ func (e *emitter) codecVar(fn *model.Func, rType *Statement) string {
 	slot := len(e.out)
 	e.out = append(e.out, nil) // declared before the helpers it calls
 
-	var appendFn, decodeFn Code
-	if fn.Result != "" {
-		appendFn = Func().Params(Id("dst").Index().Byte(), Id("v").Id(fn.Result)).Index().Byte().BlockFunc(func(g *Group) {
-			for i, r := range fn.Results {
-				g.Id("dst").Op("=").Add(e.valAppend(r, Id("v").Dot(fmt.Sprintf("R%d", i)), Id("dst")))
-			}
-			g.Return(Id("dst"))
-		})
-		decodeFn = Func().Params(Id("src").Index().Byte()).Params(Id(fn.Result), Error()).BlockFunc(func(g *Group) {
-			g.Id("dec").Op(":=").Add(cd("NewDecoder")).Call(Id("src"))
-			g.Id("d").Op(":=").Op("&").Id("dec")
-			g.Var().Id("v").Id(fn.Result)
-			for i, r := range fn.Results {
-				g.Id("v").Dot(fmt.Sprintf("R%d", i)).Op("=").Add(e.valDecode(r))
-			}
-			g.Return(Id("v"), Id("d").Dot("Finish").Call())
-		})
-	} else {
-		r := fn.Results[0]
-		appendFn = Func().Params(Id("dst").Index().Byte(), Id("v").Add(e.typ(r))).Index().Byte().Block(
-			Return(e.valAppend(r, Id("v"), Id("dst"))),
-		)
-		decodeFn = Func().Params(Id("src").Index().Byte()).Params(e.typ(r), Error()).Block(
-			Id("dec").Op(":=").Add(cd("NewDecoder")).Call(Id("src")),
-			Id("d").Op(":=").Op("&").Id("dec"),
-			Id("v").Op(":=").Add(e.valDecode(r)),
-			Return(Id("v"), Id("d").Dot("Finish").Call()),
-		)
-	}
+	appendFn, decodeFn := e.codecAppend(fn, result), e.codecDecode(fn, result)
 	e.out[slot] = Commentf("%s writes and reads %s results.", name, what).Line().
 		Var().Id(name).Op("=").Add(rt("Codec")).Types(rType).Custom(multi,
-		Id("Type").Op(":").Lit(fn.ValueType),
+		Id("Type").Op(":").Lit(valueType(fn)),
 		Id("Append").Op(":").Add(appendFn),
 		Id("Decode").Op(":").Add(decodeFn),
 	)
 	return name
 }
 
-// function emits the handle, wrapper and guards of one function.
-func (e *emitter) function(f *File, orig *model.Func) {
-	fn := orig
+// codecAppend is a codec's Append: it writes the results (result, if not
+// "", names their struct). Its body renders no type, so its names avoid
+// only the file's.
+func (e *emitter) codecAppend(fn *model.Func, result string) Code {
+	l := e.helperScope()
+	dst, v := l.fresh("dst"), l.fresh("v")
+	if result == "" {
+		r := fn.Results[0]
+		return Func().Params(Id(dst).Index().Byte(), Id(v).Add(e.typ(r))).Index().Byte().Block(
+			Return(e.valAppend(r, Id(v), Id(dst))),
+		)
+	}
+	return Func().Params(Id(dst).Index().Byte(), Id(v).Id(result)).Index().Byte().BlockFunc(func(g *Group) {
+		for i, r := range fn.Results {
+			g.Id(dst).Op("=").Add(e.valAppend(r, Id(v).Dot(fmt.Sprintf("R%d", i)), Id(dst)))
+		}
+		g.Return(Id(dst))
+	})
+}
+
+// codecDecode is a codec's Decode: it reads the results back. Its names
+// must not hide the results' types it decodes inline.
+func (e *emitter) codecDecode(fn *model.Func, result string) Code {
+	var inline []*model.Type
+	for _, r := range fn.Results {
+		if decodedInline(r) {
+			inline = append(inline, r)
+		}
+	}
+	l := e.helperScope(inline...)
+	src, dec, d, v := l.fresh("src"), l.fresh("dec"), l.fresh("d"), l.fresh("v")
+	if result == "" {
+		r := fn.Results[0]
+		return Func().Params(Id(src).Index().Byte()).Params(e.typ(r), Error()).Block(
+			Id(dec).Op(":=").Add(cd("NewDecoder")).Call(Id(src)),
+			Id(d).Op(":=").Op("&").Id(dec),
+			Id(v).Op(":=").Add(e.valDecode(r, d)),
+			Return(Id(v), Id(d).Dot("Finish").Call()),
+		)
+	}
+	return Func().Params(Id(src).Index().Byte()).Params(Id(result), Error()).BlockFunc(func(g *Group) {
+		g.Id(dec).Op(":=").Add(cd("NewDecoder")).Call(Id(src))
+		g.Id(d).Op(":=").Op("&").Id(dec)
+		g.Var().Id(v).Id(result)
+		for i, r := range fn.Results {
+			g.Id(v).Dot(fmt.Sprintf("R%d", i)).Op("=").Add(e.valDecode(r, d))
+		}
+		g.Return(Id(v), Id(d).Dot("Finish").Call())
+	})
+}
+
+// function emits the handle, wrapper and guard of one function, with the
+// result struct, codec and helpers they use on first use.
+func (e *emitter) function(f *File, fn *model.Func, n *wrapperNames) {
+	e.localNames(fn, n)
 	// R: the single result's type, or a struct of all results, shared
 	// with the other functions with the same results.
+	var result string
 	var rType *Statement
-	if fn.Result != "" {
-		shared := *orig
-		shared.Result = e.resultStruct(f, orig)
-		fn = &shared
-		rType = Id(fn.Result)
+	if len(fn.Results) > 1 {
+		result = e.resultStruct(f, fn)
+		rType = Id(result)
 	} else {
 		rType = e.typ(fn.Results[0])
 	}
-	codec := e.codecVar(fn, rType.Clone())
+	codec := e.codecVar(fn, result, rType.Clone())
+	e.handle(f, fn, codec, rType.Clone())
+	w := &wrapper{e: e, fn: fn, n: n, result: result, rType: rType}
+	f.Commentf("%s is %s memoized in %s: it returns the stored result for equal", fn.Wrapper, e.funcRef(fn), fn.Handle)
+	f.Comment("arguments, and calls it (once for concurrent equal calls) otherwise.")
+	f.Add(w.decl())
+	e.guard(f, fn)
+	f.Line()
+}
 
-	// The handle.
+// handle emits the function's handle: var FCache = runtime.New[R](...).
+func (e *emitter) handle(f *File, fn *model.Func, codec string, rType *Statement) {
 	cfg := []Code{
 		Id("Name").Op(":").Lit(fn.CacheName),
-		Id("Version").Op(":").Lit(fn.Version),
+		Id("Version").Op(":").Lit(version(fn)),
 	}
 	if fn.MaxSize < 0 {
 		cfg = append(cfg, Id("MaxSize").Op(":").Add(rt("Unbounded")))
@@ -358,132 +347,22 @@ func (e *emitter) function(f *File, orig *model.Func) {
 	}
 	f.Commentf("%s is the cache of %s: Info reports its statistics, Clear empties it in", fn.Handle, e.funcRef(fn))
 	f.Comment("every process, and Bind makes it use a given store.")
-	f.Var().Id(fn.Handle).Op("=").Add(rt("New")).Types(rType.Clone()).Custom(Options{Open: "(", Close: ")", Separator: ",", Multi: true},
+	f.Var().Id(fn.Handle).Op("=").Add(rt("New")).Types(rType).Custom(Options{Open: "(", Close: ")", Separator: ",", Multi: true},
 		rt("Config").Custom(multi, cfg...),
 		Id(codec),
 	)
+}
 
-	// The wrapper.
-	var params []Code
-	for i, p := range allParams(fn) {
-		t := e.typ(p.Type)
-		if fn.Variadic && i == len(allParams(fn))-1 {
-			t = Op("...").Add(e.typ(p.Type.Elem))
-		}
-		params = append(params, Id(p.Name).Add(t))
-	}
-	var results []Code
-	for _, r := range fn.Results {
-		results = append(results, e.typ(r))
-	}
-	if fn.HasError {
-		results = append(results, Error())
-	}
-	// The call of the original function with the wrapper's arguments.
-	body := func(ctx Code) *Statement {
-		var args []Code
-		if fn.Ctx != nil {
-			args = append(args, ctx)
-		}
-		for i, p := range fn.Params {
-			a := Id(p.Name)
-			if fn.Variadic && i == len(fn.Params)-1 {
-				a = a.Op("...")
-			}
-			args = append(args, a)
-		}
-		if fn.Recv != nil {
-			return Id(fn.Recv.Name).Dot(fn.Name).Call(args...)
-		}
-		return Id(fn.Name).Call(args...)
-	}
-	ctxExpr := Qual("context", "Background").Call()
-	if fn.Ctx != nil {
-		ctxExpr = Id(fn.Ctx.Name)
-	}
-	wrapper := Func()
-	if fn.Recv != nil {
-		wrapper = wrapper.Params(Id(fn.Recv.Name).Add(e.typ(fn.Recv.Type)))
-	}
-	f.Commentf("%s is %s memoized in %s: it returns the stored result for equal", fn.Wrapper, e.funcRef(fn), fn.Handle)
-	f.Comment("arguments, and calls it (once for concurrent equal calls) otherwise.")
-	fallible := false
-	for _, p := range keyParams(fn) {
-		if e.fallible(p.Type) {
-			fallible = true
-		}
-	}
-	wrapper.Id(fn.Wrapper).Params(params...).Params(results...).BlockFunc(func(g *Group) {
-		g.Var().Id("keyBuf").Index(Lit(keyBufSize(keyParams(fn)))).Byte()
-		g.Id("key").Op(":=").Id("keyBuf").Index(Empty(), Lit(0))
-		if fallible {
-			g.Var().Id("keyOK").Bool()
-		}
-		for _, p := range keyParams(fn) {
-			e.keyStmt(g, "key", "keyOK", p.Type, Id(p.Name), func(g *Group) {
-				g.Comment("An argument no key can hold: call " + e.funcRef(fn) + " uncached.")
-				g.Return(body(ctxExpr))
-			}, fn.Typed, Lit(0))
-		}
-		compute := Func().Params(Id("ctx").Qual("context", "Context")).Params(rType.Clone(), Error())
-		if fn.Ctx == nil {
-			compute = Func().Params(Qual("context", "Context")).Params(rType.Clone(), Error())
-		}
-		deep := false
-		for _, r := range fn.Results {
-			if e.recursive(r, false) {
-				deep = true
-			}
-		}
-		switch {
-		case deep:
-			e.deepCall(g, fn, compute, ctxExpr, body)
-		case fn.Result == "" && fn.HasError:
-			g.Return(Id(fn.Handle).Dot("Do").Call(ctxExpr, Id("key"), compute.Block(Return(body(Id("ctx"))))))
-		case fn.Result == "":
-			g.List(Id("res"), Id("err")).Op(":=").Id(fn.Handle).Dot("Do").Call(ctxExpr, Id("key"), compute.Block(Return(body(Id("ctx")), Nil())))
-			g.If(Id("err").Op("!=").Nil()).Block(
-				Comment("Only a waiter whose context ended gets an error: compute here."),
-				Return(body(ctxExpr)),
-			)
-			g.Return(Id("res"))
-		default:
-			var rs, vals []Code
-			for i := range fn.Results {
-				rs = append(rs, Id(fmt.Sprintf("r%d", i)))
-				vals = append(vals, Id("res").Dot(fmt.Sprintf("R%d", i)))
-			}
-			var inner []Code
-			if fn.HasError {
-				inner = append(inner,
-					List(append(append([]Code{}, rs...), Id("err"))...).Op(":=").Add(body(Id("ctx"))),
-					Return(Id(fn.Result).Values(rs...), Id("err")))
-			} else {
-				inner = append(inner,
-					List(rs...).Op(":=").Add(body(Id("ctx"))),
-					Return(Id(fn.Result).Values(rs...), Nil()))
-			}
-			g.List(Id("res"), Id("err")).Op(":=").Id(fn.Handle).Dot("Do").Call(ctxExpr, Id("key"), compute.Block(inner...))
-			if fn.HasError {
-				g.Return(append(vals, Id("err"))...)
-			} else {
-				g.If(Id("err").Op("!=").Nil()).Block(
-					Comment("Only a waiter whose context ended gets an error: compute here."),
-					Return(body(ctxExpr)),
-				)
-				g.Return(vals...)
-			}
-		}
-	})
-	f.Add(wrapper)
-
-	// The signature guard.
+// guard emits the assertion that the function still has the signature
+// the wrapper was generated for.
+func (e *emitter) guard(f *File, fn *model.Func) {
 	var sigParams []Code
 	if fn.Recv != nil {
 		sigParams = append(sigParams, e.typ(fn.Recv.Type))
 	}
-	for i, p := range allParams(fn) {
-		if fn.Variadic && i == len(allParams(fn))-1 {
+	ps := allParams(fn)
+	for i, p := range ps {
+		if fn.Variadic && i == len(ps)-1 {
 			sigParams = append(sigParams, Op("...").Add(e.typ(p.Type.Elem)))
 			continue
 		}
@@ -494,8 +373,213 @@ func (e *emitter) function(f *File, orig *model.Func) {
 		target = Parens(e.typ(fn.Recv.Type)).Dot(fn.Name)
 	}
 	f.Commentf("A compile error here means %s's signature changed: re-run go generate.", e.funcRef(fn))
-	f.Var().Id("_").Func().Params(sigParams...).Params(results...).Op("=").Add(target)
-	f.Line()
+	f.Var().Id("_").Func().Params(sigParams...).Params(e.results(fn)...).Op("=").Add(target)
+}
+
+// results renders fn's result types, with the trailing error.
+func (e *emitter) results(fn *model.Func) []Code {
+	var rs []Code
+	for _, r := range fn.Results {
+		rs = append(rs, e.typ(r))
+	}
+	if fn.HasError {
+		rs = append(rs, Error())
+	}
+	return rs
+}
+
+// wrapper renders one function's wrapper: it writes the key, then calls
+// the original through the handle, in one of four shapes (one result or
+// several; with an error or without; a result of a recursive type is
+// checked before it is stored).
+type wrapper struct {
+	e      *emitter
+	fn     *model.Func
+	n      *wrapperNames
+	result string     // the struct of several results, "" for one
+	rType  *Statement // R, the handle's type
+}
+
+func (w *wrapper) decl() *Statement {
+	fn, n, e := w.fn, w.n, w.e
+	var params []Code
+	ps := allParams(fn)
+	names := n.ctxAndParams()
+	for i, p := range ps {
+		t := e.typ(p.Type)
+		if fn.Variadic && i == len(ps)-1 {
+			t = Op("...").Add(e.typ(p.Type.Elem))
+		}
+		params = append(params, Id(names[i]).Add(t))
+	}
+	decl := Func()
+	if fn.Recv != nil {
+		decl = decl.Params(Id(n.recv).Add(e.typ(fn.Recv.Type)))
+	}
+	return decl.Id(fn.Wrapper).Params(params...).Params(e.results(fn)...).BlockFunc(func(g *Group) {
+		w.key(g)
+		switch {
+		case w.deep():
+			w.deepCall(g)
+		case w.result == "":
+			w.oneResult(g)
+		default:
+			w.severalResults(g)
+		}
+	})
+}
+
+// ctxAndParams returns the names of the parameters of allParams, in order.
+func (n *wrapperNames) ctxAndParams() []string {
+	var ps []string
+	if n.ctx != "" {
+		ps = append(ps, n.ctx)
+	}
+	return append(ps, n.params...)
+}
+
+// key writes the key: every key parameter into a stack buffer. An
+// argument no key can hold makes the wrapper call the function uncached.
+func (w *wrapper) key(g *Group) {
+	fn, n, e := w.fn, w.n, w.e
+	kps, kns := w.keyParams()
+	size := 0
+	fallible := false
+	for _, p := range kps {
+		if p.Type.KeySize < 0 || size < 0 {
+			size = -1
+		} else {
+			size += p.Type.KeySize
+		}
+		fallible = fallible || p.Type.KeyFallible
+	}
+	g.Var().Id(n.keyBuf).Index(Lit(keyBufSize(size))).Byte()
+	g.Id(n.key).Op(":=").Id(n.keyBuf).Index(Empty(), Lit(0))
+	if fallible {
+		g.Var().Id(n.keyOK).Bool()
+	}
+	for i, p := range kps {
+		e.keyStmt(g, keyVars{k: n.key, ok: n.keyOK, mark: n.mark}, p.Type, Id(kns[i]), func(g *Group) {
+			g.Comment("An argument no key can hold: call " + e.funcRef(fn) + " uncached.")
+			g.Return(w.call(w.ctxExpr()))
+		}, fn.Typed, Lit(0))
+	}
+}
+
+// keyParams returns the parameters written into the key, with their
+// names: the receiver, then the parameters, without ctx and ignored ones.
+func (w *wrapper) keyParams() ([]model.Param, []string) {
+	var ps []model.Param
+	var ns []string
+	if r := w.fn.Recv; r != nil && !r.Ignored {
+		ps, ns = append(ps, *r), append(ns, w.n.recv)
+	}
+	for i, p := range w.fn.Params {
+		if !p.Ignored {
+			ps, ns = append(ps, p), append(ns, w.n.params[i])
+		}
+	}
+	return ps, ns
+}
+
+// call is the call of the original function with the wrapper's
+// arguments, and ctx as its context.
+func (w *wrapper) call(ctx Code) *Statement {
+	var args []Code
+	if w.fn.Ctx != nil {
+		args = append(args, ctx)
+	}
+	for i, name := range w.n.params {
+		a := Id(name)
+		if w.fn.Variadic && i == len(w.n.params)-1 {
+			a = a.Op("...")
+		}
+		args = append(args, a)
+	}
+	if w.fn.Recv != nil {
+		return Id(w.n.recv).Dot(w.fn.Name).Call(args...)
+	}
+	return Id(w.fn.Name).Call(args...)
+}
+
+// ctxExpr is the context the wrapper passes to the handle: its own, or
+// context.Background().
+func (w *wrapper) ctxExpr() Code {
+	if w.fn.Ctx != nil {
+		return Id(w.n.ctx)
+	}
+	return Qual("context", "Background").Call()
+}
+
+// compute starts the closure the handle calls on a miss; its context
+// parameter hides the wrapper's, so that the call inside passes it on.
+func (w *wrapper) compute() *Statement {
+	if w.fn.Ctx == nil {
+		return Func().Params(Qual("context", "Context")).Params(w.rType.Clone(), Error())
+	}
+	return Func().Params(Id(w.n.ctx).Qual("context", "Context")).Params(w.rType.Clone(), Error())
+}
+
+// inner is the context inside the compute closure: its parameter, which
+// call passes on only to a function that takes a context.
+func (w *wrapper) inner() Code { return Id(w.n.ctx) }
+
+// do is the call of the handle: res, err := FCache.Do(ctx, key, compute{body}).
+func (w *wrapper) do(body func(g *Group)) *Statement {
+	return Id(w.fn.Handle).Dot("Do").Call(w.ctxExpr(), Id(w.n.key), w.compute().BlockFunc(body))
+}
+
+// deep reports whether a result is of a recursive type.
+func (w *wrapper) deep() bool {
+	for _, r := range w.fn.Results {
+		if r.ValueRecursive {
+			return true
+		}
+	}
+	return false
+}
+
+// oneResult: the handle's result is the function's.
+func (w *wrapper) oneResult(g *Group) {
+	fn, n := w.fn, w.n
+	if fn.HasError {
+		g.Return(w.do(func(g *Group) { g.Return(w.call(w.inner())) }))
+		return
+	}
+	g.List(Id(n.res), Id(n.err)).Op(":=").Add(w.do(func(g *Group) { g.Return(w.call(w.inner()), Nil()) }))
+	g.If(Id(n.err).Op("!=").Nil()).Block(
+		Comment("Only a waiter whose context ended gets an error: compute here."),
+		Return(w.call(w.ctxExpr())),
+	)
+	g.Return(Id(n.res))
+}
+
+// severalResults: the handle's result is the struct of the function's.
+func (w *wrapper) severalResults(g *Group) {
+	fn, n := w.fn, w.n
+	var rs, vals []Code
+	for i := range fn.Results {
+		rs = append(rs, Id(n.rs[i]))
+		vals = append(vals, Id(n.res).Dot(fmt.Sprintf("R%d", i)))
+	}
+	g.List(Id(n.res), Id(n.err)).Op(":=").Add(w.do(func(g *Group) {
+		if fn.HasError {
+			g.List(append(append([]Code{}, rs...), Id(n.err))...).Op(":=").Add(w.call(w.inner()))
+			g.Return(Id(w.result).Values(rs...), Id(n.err))
+			return
+		}
+		g.List(rs...).Op(":=").Add(w.call(w.inner()))
+		g.Return(Id(w.result).Values(rs...), Nil())
+	}))
+	if fn.HasError {
+		g.Return(append(vals, Id(n.err))...)
+		return
+	}
+	g.If(Id(n.err).Op("!=").Nil()).Block(
+		Comment("Only a waiter whose context ended gets an error: compute here."),
+		Return(w.call(w.ctxExpr())),
+	)
+	g.Return(vals...)
 }
 
 // deepCall emits the call through the handle for a function with a
@@ -504,23 +588,24 @@ func (e *emitter) function(f *File, orig *model.Func) {
 // runtime with codec.ErrTooDeep, so that it is neither stored (its
 // encoding would never end if it is cyclic) nor shared; the wrapper
 // returns it, and waiters that got the error compute their own.
-func (e *emitter) deepCall(g *Group, fn *model.Func, compute *Statement, ctxExpr Code, body func(Code) *Statement) {
+func (w *wrapper) deepCall(g *Group) {
+	fn, n, e := w.fn, w.n, w.e
 	var rs, vals []Code
 	var r Code
-	if fn.Result == "" {
-		rs = []Code{Id("r")}
-		vals = []Code{Id("res")}
-		r = Id("r")
+	if w.result == "" {
+		rs = []Code{Id(n.r)}
+		vals = []Code{Id(n.res)}
+		r = Id(n.r)
 	} else {
 		for i := range fn.Results {
-			rs = append(rs, Id(fmt.Sprintf("r%d", i)))
-			vals = append(vals, Id("res").Dot(fmt.Sprintf("R%d", i)))
+			rs = append(rs, Id(n.rs[i]))
+			vals = append(vals, Id(n.res).Dot(fmt.Sprintf("R%d", i)))
 		}
-		r = Id(fn.Result).Values(rs...)
+		r = Id(w.result).Values(rs...)
 	}
 	var checks []*Statement
 	for i, t := range fn.Results {
-		if e.recursive(t, false) {
+		if t.ValueRecursive {
 			checks = append(checks, Op("!").Id(e.fitsHelper(t)).Call(rs[i], Lit(0)))
 		}
 	}
@@ -531,101 +616,54 @@ func (e *emitter) deepCall(g *Group, fn *model.Func, compute *Statement, ctxExpr
 	if len(checks) > 1 && fn.HasError {
 		tooDeep = Parens(tooDeep)
 	}
-	g.Id("tooDeep").Op(":=").False()
-	inner := func(g *Group) {
+	g.Id(n.tooDeep).Op(":=").False()
+	g.List(Id(n.res), Id(n.err)).Op(":=").Add(w.do(func(g *Group) {
 		if fn.HasError {
-			g.List(append(append([]Code{}, rs...), Id("err"))...).Op(":=").Add(body(Id("ctx")))
-			g.If(Id("err").Op("==").Nil().Op("&&").Add(tooDeep)).Block(
-				Id("tooDeep").Op("=").True(),
+			g.List(append(append([]Code{}, rs...), Id(n.err))...).Op(":=").Add(w.call(w.inner()))
+			g.If(Id(n.err).Op("==").Nil().Op("&&").Add(tooDeep)).Block(
+				Id(n.tooDeep).Op("=").True(),
 				Return(r, cd("ErrTooDeep")),
 			)
-			g.Return(r, Id("err"))
+			g.Return(r, Id(n.err))
 			return
 		}
-		g.List(rs...).Op(":=").Add(body(Id("ctx")))
+		g.List(rs...).Op(":=").Add(w.call(w.inner()))
 		g.If(tooDeep).Block(
-			Id("tooDeep").Op("=").True(),
+			Id(n.tooDeep).Op("=").True(),
 			Return(r, cd("ErrTooDeep")),
 		)
 		g.Return(r, Nil())
-	}
-	g.List(Id("res"), Id("err")).Op(":=").Id(fn.Handle).Dot("Do").Call(ctxExpr, Id("key"), compute.BlockFunc(inner))
+	}))
 	if fn.HasError {
-		g.If(Id("tooDeep")).Block(
+		g.If(Id(n.tooDeep)).Block(
 			Comment("A result nested too deep to store (cyclic?): returned, not cached."),
 			Return(append(vals, Nil())...),
 		)
-		g.If(Id("err").Op("==").Add(cd("ErrTooDeep"))).Block(
+		g.If(Id(n.err).Op("==").Add(cd("ErrTooDeep"))).Block(
 			Comment("Another caller's result was too deep to store: compute here."),
-			Return(body(ctxExpr)),
+			Return(w.call(w.ctxExpr())),
 		)
-		g.Return(append(vals, Id("err"))...)
+		g.Return(append(vals, Id(n.err))...)
 		return
 	}
-	g.If(Id("err").Op("!=").Nil().Op("&&").Op("!").Id("tooDeep")).Block(
+	g.If(Id(n.err).Op("!=").Nil().Op("&&").Op("!").Id(n.tooDeep)).Block(
 		Comment("Only a waiter whose context ended, or whose computing caller's result"),
 		Comment("was too deep to store, gets an error: compute here."),
-		Return(body(ctxExpr)),
+		Return(w.call(w.ctxExpr())),
 	)
 	g.Return(vals...)
 }
 
 // keyBufSize is the size of a wrapper's stack buffer for its key: the
-// exact size when every key part has a fixed size, else 256 bytes, room
-// for a typical key with strings, slices and small maps (whose entries are
-// sorted in place with a second copy) without allocating.
-func keyBufSize(ps []model.Param) int {
-	n := 0
-	for _, p := range ps {
-		s := fixedSize(p.Type, 0)
-		if s < 0 {
-			return 256
-		}
-		n += s
+// exact size (at least 8) when every key part has a fixed size (size
+// >= 0), else 256 bytes, room for a typical key with strings, slices and
+// small maps (whose entries are sorted in place with a second copy)
+// without allocating.
+func keyBufSize(size int) int {
+	if size < 0 {
+		return 256
 	}
-	return max(n, 8)
-}
-
-// fixedSize is the key size of t when every value of t takes the same
-// number of bytes, else -1.
-func fixedSize(t *model.Type, depth int) int {
-	if depth > 8 {
-		return -1
-	}
-	switch t.Kind {
-	case model.Basic:
-		if basicName(t.Name) == "string" {
-			return -1
-		}
-		return minSize(t)
-	case model.Time:
-		return 16
-	case model.Named:
-		if t.KeyMethod || t.PtrKeyMethod {
-			return -1
-		}
-		return fixedSize(t.Underlying, depth+1)
-	case model.Array:
-		e := fixedSize(t.Elem, depth+1)
-		if e < 0 || t.Len > 64 {
-			return -1
-		}
-		return e * int(t.Len)
-	case model.Struct:
-		n := 0
-		for _, f := range t.Fields {
-			if f.Name == "_" {
-				continue
-			}
-			s := fixedSize(f.Type, depth+1)
-			if s < 0 {
-				return -1
-			}
-			n += s
-		}
-		return n
-	}
-	return -1
+	return max(size, 8)
 }
 
 // allParams returns the wrapper's parameters: ctx, then the others.
@@ -635,21 +673,6 @@ func allParams(fn *model.Func) []model.Param {
 		ps = append(ps, *fn.Ctx)
 	}
 	return append(ps, fn.Params...)
-}
-
-// keyParams returns the parameters written into the key: the receiver,
-// then the parameters, without ctx and ignored ones.
-func keyParams(fn *model.Func) []model.Param {
-	var ps []model.Param
-	if fn.Recv != nil && !fn.Recv.Ignored {
-		ps = append(ps, *fn.Recv)
-	}
-	for _, p := range fn.Params {
-		if !p.Ignored {
-			ps = append(ps, p)
-		}
-	}
-	return ps
 }
 
 // funcRef names the function in comments: Fib or (*T).M.
@@ -676,5 +699,3 @@ func duration(d time.Duration) Code {
 	}
 	return Qual("time", "Duration").Call(Lit(int64(d)))
 }
-
-var _ = sort.Strings

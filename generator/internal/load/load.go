@@ -10,6 +10,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"go/types"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -36,6 +37,10 @@ type Result struct {
 	Packages []*packages.Package
 	Fset     *token.FileSet
 	Sources  map[string][]byte // by absolute file name
+
+	cfg      Config
+	timeOnce sync.Once
+	timeType types.Type
 }
 
 // Mode is what picogen needs from go/packages.
@@ -45,7 +50,7 @@ const Mode = packages.NeedName | packages.NeedFiles | packages.NeedSyntax |
 // Load loads the packages. The error is for a failure to run the build
 // system at all; problems in the packages are in each package's Errors.
 func Load(cfg Config) (*Result, error) {
-	res := &Result{Fset: token.NewFileSet(), Sources: map[string][]byte{}}
+	res := &Result{Fset: token.NewFileSet(), Sources: map[string][]byte{}, cfg: cfg}
 	var mu sync.Mutex
 	pc := &packages.Config{
 		Mode:  Mode,
@@ -85,4 +90,47 @@ func Load(cfg Config) (*Result, error) {
 // first line.
 func IsGenerated(filename string, src []byte) bool {
 	return filepath.Base(filename) == GeneratedFile && bytes.HasPrefix(src, []byte(Header))
+}
+
+// TimeType returns time.Time as the loaded packages see it, or nil if it
+// cannot be loaded. A package that imports "time" has it; one that only
+// meets a type defined as time.Time through another package's export
+// data sees a partial package time without it, so then package time is
+// loaded on its own (once, from export data).
+func (r *Result) TimeType() types.Type {
+	r.timeOnce.Do(func() {
+		seen := map[*types.Package]bool{}
+		for _, p := range r.Packages {
+			if t := findTime(p.Types, seen); t != nil {
+				r.timeType = t
+				return
+			}
+		}
+		pc := &packages.Config{Mode: packages.NeedName | packages.NeedTypes, Dir: r.cfg.Dir, Env: r.cfg.Env}
+		pkgs, err := packages.Load(pc, "time")
+		if err != nil || len(pkgs) != 1 {
+			return
+		}
+		r.timeType = findTime(pkgs[0].Types, map[*types.Package]bool{})
+	})
+	return r.timeType
+}
+
+// findTime looks for time.Time in p and the packages it imports.
+func findTime(p *types.Package, seen map[*types.Package]bool) types.Type {
+	if p == nil || seen[p] {
+		return nil
+	}
+	seen[p] = true
+	if p.Path() == "time" {
+		if o, ok := p.Scope().Lookup("Time").(*types.TypeName); ok {
+			return o.Type()
+		}
+	}
+	for _, q := range p.Imports() {
+		if t := findTime(q, seen); t != nil {
+			return t
+		}
+	}
+	return nil
 }

@@ -1,6 +1,13 @@
 // Package model is the plain data between picogen's analysis and its
-// emission: names, import paths, options and type shapes. It holds no
-// go/types or go/ast values, so emission is a pure function of it.
+// emission: names, import paths, options, type shapes and the facts
+// analysis derives from them. It holds no go/types or go/ast values, so
+// emission is a pure function of it.
+//
+// Analysis decides what the user's code means and what the generated
+// API is called (handles and wrappers, whose collisions are the user's
+// errors); emission decides everything else the generated file
+// introduces (helper, codec and import names, locals) and owns the
+// encoding's format, which it writes.
 package model
 
 import "time"
@@ -12,8 +19,8 @@ type Package struct {
 	Dir     string   // directory (not emitted)
 	Sources []string // base names of the files holding annotated functions, sorted
 	Funcs   []Func   // ordered by file, then position
-	// Taken lists the package-level names of the package, so emission can
-	// pick import names that do not collide.
+	// Taken lists the package's own package-level names, so that emission
+	// can choose names that neither collide with nor hide them.
 	Taken []string
 	// NoSQLite omits the blank import of the embedded SQLite store.
 	NoSQLite bool
@@ -26,20 +33,17 @@ type Func struct {
 	RecvName string // the receiver's base type name, "" for a function
 	Handle   string // FibCache
 	Wrapper  string // FibCached
-	// Result names the struct type holding several results, "" for one
-	// result. Emission declares one such struct (and one codec) for all
-	// the functions with the same results, named after the first of them,
-	// and renames it if the package already declares that name.
-	Result string
-	// ValueType describes the stored value's layout (runtime.Codec.Type):
-	// a value written for another layout is a miss.
-	ValueType string
 
 	CacheName string // runtime.Config.Name
-	Version   string // runtime.Config.Version
 	MaxSize   int64  // -1 unbounded
 	TTL       time.Duration
 	Typed     bool
+
+	// What the automatic version is derived from; emission adds the
+	// encoding's format and the key and value layouts.
+	Signature     string // the signature, every type qualified by its import path
+	Source        []byte // the normalised source: tokens, without comments or layout
+	ManualVersion string // version=, added to the automatic version
 
 	Ctx      *Param  // first parameter of type context.Context, nil if absent
 	Params   []Param // the other parameters, in order
@@ -50,7 +54,7 @@ type Func struct {
 
 // Param is a parameter (or receiver).
 type Param struct {
-	Name    string // name in the wrapper (renamed when blank or colliding)
+	Name    string // as declared: "" or "_" when unnamed or blank
 	Type    *Type
 	Ignored bool // left out of the key
 }
@@ -84,8 +88,9 @@ type Type struct {
 	Kind Kind
 	ID   string // canonical description, unique per type; used in versions and helper names
 
-	Name string // Basic: bool, int, ...; Named: the type name; Interface: "any" or the source text
-	Pkg  string // Named: import path ("" for the generated package's own types is never used: always the full path)
+	Name    string // Basic: bool, int, ...; Named: the type name; Interface: "any" or the source text
+	Pkg     string // Named: import path (the generated package's own types too)
+	PkgName string // Named: the name of the package Pkg
 
 	Elem       *Type // Slice, Array, Pointer, Map value
 	Key        *Type // Map key
@@ -105,6 +110,30 @@ type Type struct {
 	Params, Results []*Type
 	Variadic        bool
 	Dir             int
+
+	Facts // derived by analysis from the shape above
+}
+
+// Facts are what analysis derives from a type's shape for emission,
+// which renders them and never recomputes them.
+type Facts struct {
+	// KeyRecursive and ValueRecursive: writing the type into a key, or
+	// as a value, can follow a cycle of types (a named type that contains
+	// itself through pointers, slices or maps), so that a cyclic value
+	// would never end. A type that encodes itself (a key method,
+	// MarshalBinary) ends the walk, as does an interface, whose dynamic
+	// value bounds itself.
+	KeyRecursive, ValueRecursive bool
+	// KeyFallible: writing the type into a key can fail, because it holds
+	// an interface whose dynamic value may not be encodable, or it is
+	// KeyRecursive and a value may nest too deep.
+	KeyFallible bool
+	// KeySize is the size of the type's key when every value takes the
+	// same number of bytes, else -1.
+	KeySize int
+	// MinSize is the fewest bytes an encoded value of the type takes, so
+	// that decoders can reject lengths the remaining bytes cannot hold.
+	MinSize int
 }
 
 // Field is a struct field.

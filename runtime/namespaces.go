@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -105,4 +107,50 @@ func Prune(ctx context.Context, s Store, unusedFor time.Duration, dryRun bool) (
 		pruned = append(pruned, n)
 	}
 	return pruned, nil
+}
+
+// PruneEvery prunes s in the background, as Prune does (namespaces no
+// process used for unusedFor): first after about a minute, so that
+// opening a store is not slowed, then every interval. What it prunes and
+// its failures are logged with log/slog. stop ends it, waiting for a
+// prune in progress to stop at its next batch. Stores of this module call
+// it when told to prune by themselves (sqlite.WithPrune, ?prune=720h).
+func PruneEvery(s Lister, unusedFor, interval time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		wait := min(time.Minute, interval)
+		for {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			wait = interval
+			pruned, err := Prune(ctx, s, unusedFor, false)
+			if ctx.Err() != nil {
+				return
+			}
+			var entries int64
+			for _, n := range pruned {
+				entries += n.Entries
+			}
+			switch {
+			case err != nil:
+				slog.Warn("picocache: pruning the store failed; trying again later", "unused_for", unusedFor, "pruned", len(pruned), "err", err)
+			case len(pruned) > 0:
+				slog.Info("picocache: pruned namespaces no process used", "unused_for", unusedFor, "namespaces", len(pruned), "entries", entries)
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			cancel()
+			<-done
+		})
+	}
 }

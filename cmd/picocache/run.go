@@ -179,16 +179,16 @@ func ls(ctx context.Context, l runtime.Lister, asJSON bool, w io.Writer) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(rows)
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "FUNCTION\tVERSION\tENTRIES\tBYTES\tLAST USE\t")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "FUNCTION\tVERSION\tENTRIES\tBYTES\tLAST USE")
 	var entries, bytes int64
 	now := time.Now()
 	for _, n := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t\n", n.Function(), n.Version(), n.Entries, size(n.Bytes), ago(now, n.LastUsed))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", n.Function(), n.Version(), n.Entries, size(n.Bytes), ago(now, n.LastUsed))
 		entries += n.Entries
 		bytes += n.Bytes
 	}
-	fmt.Fprintf(tw, "total: %d namespaces\t\t%d\t%s\t\t\n", len(list), entries, size(bytes))
+	fmt.Fprintf(tw, "total (%d namespaces)\t\t%d\t%s\t\n", len(list), entries, size(bytes))
 	return tw.Flush()
 }
 

@@ -63,7 +63,7 @@ func TestLs(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("ls: exit %d: %s", code, errOut)
 	}
-	for _, want := range []string{"FUNCTION", "example.com/app.F", "v1", "1200", "60 days ago", "example.com/app.G", "total: 3 namespaces", "1205"} {
+	for _, want := range []string{"FUNCTION", "example.com/app.F", "v1", "1200", "60 days ago", "example.com/app.G", "total (3 namespaces)", "1205"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("ls output lacks %q:\n%s", want, out)
 		}

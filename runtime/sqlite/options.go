@@ -35,6 +35,7 @@ type options struct {
 	readers     int
 	recovery    bool
 	flushDelay  time.Duration
+	prune       time.Duration // WithPrune's; 0 for none
 }
 
 func defaultOptions() options {
@@ -74,6 +75,26 @@ func WithFlushDelay(d time.Duration) Option {
 		return nil
 	}
 }
+
+// WithPrune makes the store delete, by itself, the namespaces (functions
+// and versions) that no process used for unusedFor: about a minute after
+// opening, then once a day, in the background, as runtime.Prune does; it
+// stops when the store closes. Off by default. 720h (30 days) suits most
+// programs: every deploy that changes a function starts a new version,
+// and the old one's entries go a month after the last process that used
+// it. The URL parameter prune=DURATION sets it too.
+func WithPrune(unusedFor time.Duration) Option {
+	return func(o *options) error {
+		if unusedFor < 0 {
+			return fmt.Errorf("sqlite: WithPrune(%v): the duration is negative", unusedFor)
+		}
+		o.prune = unusedFor
+		return nil
+	}
+}
+
+// pruneInterval is how often a store told to prune does so.
+const pruneInterval = 24 * time.Hour
 
 // WithBusyTimeout sets how long an operation waits before it fails, for
 // a lock held by another process and for this process's writer
@@ -143,6 +164,7 @@ func openURL(ctx context.Context, rawURL string) (runtime.Store, error) {
 //	readers=N             WithReaders
 //	recovery=BOOL         WithRecovery; true or false (also 1, 0, t, f)
 //	flush=DUR             WithFlushDelay; a Go duration ("250ms") or milliseconds
+//	prune=DUR             WithPrune; a Go duration ("720h")
 //
 // Any other parameter, or a host other than localhost, is an error.
 func ParseURL(rawURL string) (path string, opts []Option, err error) {
@@ -212,8 +234,14 @@ func ParseURL(rawURL string) (path string, opts []Option, err error) {
 				return "", nil, fmt.Errorf("sqlite: store URL %q: flush=%q: want a positive duration such as 1s, or milliseconds", rawURL, v)
 			}
 			opts = append(opts, WithFlushDelay(d))
+		case "prune":
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return "", nil, fmt.Errorf("sqlite: store URL %q: prune=%q: want a positive duration such as 720h", rawURL, v)
+			}
+			opts = append(opts, WithPrune(d))
 		default:
-			return "", nil, fmt.Errorf("sqlite: store URL %q: unknown parameter %q (known: table, busy_timeout, readers, recovery, flush)", rawURL, name)
+			return "", nil, fmt.Errorf("sqlite: store URL %q: unknown parameter %q (known: table, busy_timeout, readers, recovery, flush, prune)", rawURL, name)
 		}
 	}
 	// Check the options now, so a bad URL fails before any file is touched.

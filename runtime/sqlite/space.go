@@ -623,6 +623,9 @@ func pendingHits(nss []*nsState) bool {
 // busy timeout, then closes every connection; later calls fail with
 // ErrClosed. Closing twice is not an error.
 func (s *Store) Close() error {
+	if s.stopPrune != nil {
+		s.stopPrune() // before closed is set: its batch in progress may finish
+	}
 	s.mu.Lock()
 	if s.closed.Load() {
 		s.mu.Unlock()

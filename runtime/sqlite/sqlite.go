@@ -50,6 +50,8 @@ type Store struct {
 	// flusher applies the recency of hits within the flush delay, and
 	// at once when a batch is full.
 	flusher *storekit.Flusher
+	// stopPrune ends WithPrune's pruning; nil without it.
+	stopPrune func()
 
 	mu     sync.Mutex
 	spaces map[spaceKey]*space // guarded by mu
@@ -138,6 +140,9 @@ func OpenContext(ctx context.Context, path string, opts ...Option) (*Store, erro
 	s.flusher = storekit.NewFlusher(o.flushDelay, func() {
 		s.flush(context.Background(), nil) // what fails is put back, for the next flush
 	})
+	if o.prune > 0 {
+		s.stopPrune = runtime.PruneEvery(s, o.prune, pruneInterval)
+	}
 	return s, nil
 }
 

@@ -781,3 +781,49 @@ func TestUsedColumnAdded(t *testing.T) {
 		t.Errorf("the entry after the column was added: %q, %v, %v", v, ok, err)
 	}
 }
+
+// TestPruneEvery runs the background pruning a store is told to do: it
+// removes the unused namespace, keeps the used one, and stops.
+func TestPruneEvery(t *testing.T) {
+	s := openTemp(t)
+	defer s.Close()
+	cold, warm := spaceOf(t, s, "cold", unboundedLim), spaceOf(t, s, "warm", unboundedLim)
+	cold.Set(ctx, []byte("k"), []byte("v"))
+	warm.Set(ctx, []byte("k"), []byte("v"))
+	age(t, s, "cold", 90*24*time.Hour)
+	stop := runtime.PruneEvery(s, 720*time.Hour, 20*time.Millisecond)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if n, _ := cold.Len(ctx); n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the unused namespace was not pruned within 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
+	stop() // twice is fine
+	if n, _ := warm.Len(ctx); n != 1 {
+		t.Errorf("the used namespace has %d entries after pruning, want 1", n)
+	}
+}
+
+func TestPruneURL(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.db")
+	s, err := runtime.OpenURL(ctx, "sqlite:"+path+"?prune=720h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := s.(*Store); st.o.prune != 720*time.Hour || st.stopPrune == nil {
+		t.Errorf("prune=720h: prune %v, running %v", st.o.prune, st.stopPrune != nil)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"prune=soon", "prune=0s", "prune=-1h"} {
+		if _, _, err := ParseURL("sqlite:" + path + "?" + bad); err == nil || !strings.Contains(err.Error(), "prune=") {
+			t.Errorf("%s: err = %v", bad, err)
+		}
+	}
+}

@@ -17,7 +17,8 @@
 // postgres://…, redis://…), or the path of a SQLite file. The command links
 // every store driver of the module, so programs that memoize need not.
 // Listing and deleting namespaces (runtime.Lister) is implemented by the
-// SQLite store so far; on another store the commands fail, saying so.
+// SQLite, PostgreSQL and MySQL/MariaDB stores so far; on another store the
+// commands fail, saying so.
 //
 // ls prints one row per function and version (a namespace): the function,
 // its version, its live entries, the bytes of its keys and values, and

@@ -88,6 +88,13 @@ type queries struct {
 	// both in one transaction, forget first, under the lock of the row.
 	forget, clear string
 	count         string
+
+	// Namespaces (NAME_ns): register upserts fn's name and last use
+	// (args fh, name, used in Unix milliseconds), used records a use
+	// (args used, fh), list lists them (arg now, Unix nanoseconds),
+	// nsUsed reads and locks one's last use (arg fh), deleteBatch deletes
+	// up to n of fn's entries (args fh, n).
+	register, used, list, nsUsed, deleteBatch string
 }
 
 // Table layout, the same in every dialect:
@@ -103,7 +110,14 @@ type queries struct {
 //	        UUID_SHORT() in MySQL)
 //	expires absolute expiry in Unix nanoseconds; math.MaxInt64 for never
 //
-// and an index on (fh, used) for eviction. The companion table NAME_count
+// and an index on (fh, used) for eviction. NAME_ns names the functions:
+// fh, the function's namespace (name and version, as bytes: a namespace
+// may hold any), and used, when a
+// process last read or wrote its entries (Unix milliseconds, recorded at
+// most once per runtime.UseInterval per process), for runtime.Lister; a
+// function is registered there by its first Space in each process, so
+// the entries of a function that no process of this release has used are
+// not listed. The companion table NAME_count
 // holds one row per function that was ever bounded: n, how many rows
 // (expired ones included) the function holds, or -1 for "count them at
 // the next Set". Bounded Sets lock that row, apply the hits they carry,
@@ -128,6 +142,7 @@ func newQueries(d Dialect, table string) queries {
 	t := `"` + table + `"`
 	cnt := `"` + table + `_count"`
 	seq := `"` + table + `_used"`
+	ns := `"` + table + `_ns"`
 	// lockCount is the head of both functions: it locks fn's count row
 	// (FOR UPDATE), inserting it as "not counted" (-1) when missing;
 	// concurrent inserters wait on its unique index, then find it.
@@ -159,6 +174,10 @@ func newQueries(d Dialect, table string) queries {
 			`CREATE TABLE IF NOT EXISTS ` + cnt + ` (
 	fh BYTEA NOT NULL PRIMARY KEY,
 	n BIGINT NOT NULL)`,
+			`CREATE TABLE IF NOT EXISTS ` + ns + ` (
+	fh BYTEA NOT NULL PRIMARY KEY,
+	name BYTEA NOT NULL,
+	used BIGINT NOT NULL)`,
 			// A bounded Set in one round trip: lock, apply the hits,
 			// upsert and evict in one function call, its own transaction.
 			// Under READ COMMITTED each statement of a volatile function
@@ -208,6 +227,15 @@ BEGIN
 ` + lockCount + applyTouched + `END
 $fn$`,
 		},
+		register: `INSERT INTO ` + ns + ` AS n (fh, name, used) VALUES ($1, $2, $3)
+ON CONFLICT (fh) DO UPDATE SET used = GREATEST(n.used, EXCLUDED.used)`,
+		used: `UPDATE ` + ns + ` SET used = GREATEST(used, $1) WHERE fh = $2`,
+		list: `SELECT n.name, n.used,
+	(SELECT COUNT(*) FROM ` + t + ` e WHERE e.fh = n.fh AND e.expires > $1),
+	(SELECT COALESCE(SUM(LENGTH(e.k) + LENGTH(e.v)), 0) FROM ` + t + ` e WHERE e.fh = n.fh)
+FROM ` + ns + ` n`,
+		nsUsed:      `SELECT used FROM ` + ns + ` WHERE fh = $1 FOR UPDATE`,
+		deleteBatch: `DELETE FROM ` + t + ` WHERE fh = $1 AND kh IN (SELECT kh FROM ` + t + ` WHERE fh = $1 LIMIT $2)`,
 		// The touched hashes travel as the text of a BYTEA[] (pgArray),
 		// which any driver sends as a string.
 		setBounded: `SELECT "` + table + `_set2"($1, $2, $3, $4, $5, $6, $7::text::bytea[])`,
@@ -225,8 +253,13 @@ ON CONFLICT (fh, kh) DO UPDATE SET k = EXCLUDED.k, v = EXCLUDED.v, used = EXCLUD
 func mysqlQueries(table string) queries {
 	t := "`" + table + "`"
 	cnt := "`" + table + "_count`"
+	ns := "`" + table + "_ns`"
 	return queries{
 		create: []string{
+			`CREATE TABLE IF NOT EXISTS ` + ns + ` (
+	fh BINARY(32) NOT NULL PRIMARY KEY,
+	name LONGBLOB NOT NULL,
+	used BIGINT NOT NULL) ENGINE=InnoDB`,
 			`CREATE TABLE IF NOT EXISTS ` + cnt + ` (
 	fh BINARY(32) NOT NULL PRIMARY KEY,
 	n BIGINT NOT NULL) ENGINE=InnoDB`,
@@ -264,6 +297,15 @@ ON DUPLICATE KEY UPDATE k = VALUES(k), v = VALUES(v), used = VALUES(used), expir
 		forget:   `DELETE FROM ` + cnt + ` WHERE fh = ?`,
 		clear:    `DELETE FROM ` + t + ` WHERE fh = ?`,
 		count:    `SELECT COUNT(*) FROM ` + t + ` WHERE fh = ? AND expires > ?`,
+		register: `INSERT INTO ` + ns + ` (fh, name, used) VALUES (?, ?, ?)
+ON DUPLICATE KEY UPDATE used = GREATEST(used, VALUES(used))`,
+		used: `UPDATE ` + ns + ` SET used = GREATEST(used, ?) WHERE fh = ?`,
+		list: `SELECT n.name, n.used,
+	(SELECT COUNT(*) FROM ` + t + ` e WHERE e.fh = n.fh AND e.expires > ?),
+	(SELECT COALESCE(SUM(LENGTH(e.k) + LENGTH(e.v)), 0) FROM ` + t + ` e WHERE e.fh = n.fh)
+FROM ` + ns + ` n`,
+		nsUsed:      `SELECT used FROM ` + ns + ` WHERE fh = ? FOR UPDATE`,
+		deleteBatch: `DELETE FROM ` + t + ` WHERE fh = ? LIMIT ?`,
 	}
 }
 

@@ -36,6 +36,19 @@
 // still running the older code), and processes of both versions can share
 // it during a deploy.
 //
+// # Namespaces and pruning
+//
+// The table NAME_ns names each function (its namespace: name and
+// version) with the time a process last used it, for runtime.Lister: the
+// picocache command's ls, clear and prune, and runtime.Prune. A function
+// is registered there by its first Space in each process (one upsert);
+// later uses are recorded at most once a minute per process, by the
+// flusher, so hits stay reads. Entries written before NAME_ns existed
+// are listed once a process of this release uses their function.
+// DeleteNamespace removes 1000 entries per transaction, each checking,
+// under the lock of the function's NAME_ns row, that no process used it
+// meanwhile.
+//
 // # Eviction, recency and expiry
 //
 // A function with a positive maxsize keeps its most recently used entries.

@@ -39,10 +39,13 @@ type Store struct {
 
 	// Prepared once; database/sql re-prepares them per connection.
 	get, put, setBounded, touch, bump, lock, initCount, victims, evict, setCount, sweep, forget, clear, count *sql.Stmt
+	register, used                                                                                            *sql.Stmt
 
 	timeout time.Duration // bounds each operation when positive
 
 	flusher *storekit.Flusher
+	// stopPrune ends WithPrune's pruning; nil without it.
+	stopPrune func()
 	// bg is the context of the flusher's flushes: Close cancels it, so
 	// that it need not wait for one in progress.
 	bg     context.Context
@@ -69,6 +72,7 @@ type options struct {
 	table      string
 	timeout    time.Duration
 	flushDelay time.Duration
+	prune      time.Duration // WithPrune's; 0 for none
 }
 
 // DefaultTimeout bounds each operation of a Store unless WithTimeout says
@@ -103,11 +107,30 @@ func WithFlushDelay(d time.Duration) Option {
 	}
 }
 
+// WithPrune makes the Store delete, by itself, the namespaces (functions
+// and versions) that no process used for unusedFor: about a minute after
+// opening, then once a day, in the background, as runtime.Prune does; it
+// stops when the Store closes. Off by default; 720h (30 days) suits most
+// programs. The URL parameter prune=DURATION sets it too.
+func WithPrune(unusedFor time.Duration) Option {
+	return func(o *options) error {
+		if unusedFor < 0 {
+			return fmt.Errorf("sqldb: WithPrune(%v): the duration is negative", unusedFor)
+		}
+		o.prune = unusedFor
+		return nil
+	}
+}
+
+// pruneInterval is how often a Store told to prune does so.
+const pruneInterval = 24 * time.Hour
+
 // WithTable makes the Store keep its entries in the named table (default
 // DefaultTable, "picocache"). The name must be a plain identifier: a
 // letter or underscore, then up to 47 letters, digits or underscores.
 // Derived objects take the name plus a suffix: NAME_lru (index) and
-// NAME_count (per-function counts and locks) in every dialect; NAME_used
+// NAME_count (per-function counts and locks) and NAME_ns (functions'
+// names and last use) in every dialect; NAME_used
 // (sequence), NAME_set2 and NAME_touch (functions) in PostgreSQL.
 func WithTable(name string) Option {
 	return func(o *options) error {
@@ -167,6 +190,9 @@ func newStore(ctx context.Context, db *sql.DB, owns bool, dialect Dialect, opts 
 		defer cancel()
 		s.flush(ctx) // what fails is put back, for the next flush
 	})
+	if o.prune > 0 {
+		s.stopPrune = runtime.PruneEvery(s, o.prune, pruneInterval)
+	}
 	return s, nil
 }
 
@@ -225,6 +251,7 @@ func (s *Store) stmts() []struct {
 		{&s.bump, s.q.bump}, {&s.lock, s.q.lock}, {&s.initCount, s.q.initCount}, {&s.victims, s.q.victims},
 		{&s.evict, s.q.evict}, {&s.setCount, s.q.setCount}, {&s.sweep, s.q.sweep},
 		{&s.forget, s.q.forget}, {&s.clear, s.q.clear}, {&s.count, s.q.count},
+		{&s.register, s.q.register}, {&s.used, s.q.used},
 	}
 }
 
@@ -308,6 +335,27 @@ type fnState struct {
 	// their order, and makes a Set's eviction see every hit taken before
 	// it. Sets wait for their turn (within their bound), hits never do.
 	turn chan struct{}
+
+	name string
+	// registered reports that NAME_ns names the function (see
+	// Store.Space); guarded by registering.
+	registered  bool
+	registering sync.Mutex
+	// recorded is when this process last recorded a use of the function
+	// in NAME_ns, and pending the time of a use it has yet to record (0
+	// for none), in Unix nanoseconds; see use.
+	recorded, pending atomic.Int64
+}
+
+// use notes a use of the function (a read or a write) at t, and reports
+// whether it is to be recorded: at most once per runtime.UseInterval, by
+// the flusher, so that a hit stays a read.
+func (fn *fnState) use(t int64) bool {
+	if t-fn.recorded.Load() < int64(runtime.UseInterval) {
+		return false
+	}
+	fn.pending.CompareAndSwap(0, t)
+	return true
 }
 
 // wait takes fn's turn, or fails when ctx ends first.
@@ -322,29 +370,56 @@ func (fn *fnState) wait(ctx context.Context) error {
 
 func (fn *fnState) done() { <-fn.turn }
 
-// Space implements runtime.Store. It does not reach the database: the
-// table was made by Open or New, and a function's count row is made by its
-// first bounded Set.
+// Space implements runtime.Store. The first Space of a function in this
+// process registers its name and use in NAME_ns, one upsert bounded as any
+// operation; the table was made by Open or New, and a function's count row
+// is made by its first bounded Set.
 func (s *Store) Space(ctx context.Context, ns runtime.Namespace) (runtime.Space, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed.Load() {
+		s.mu.Unlock()
 		return nil, errClosed
 	}
 	k := spaceKey{ns.Name, ns.Limits}
-	if sp := s.spaces[k]; sp != nil {
-		return sp, nil
+	sp := s.spaces[k]
+	if sp == nil {
+		fn := s.fns[ns.Name]
+		if fn == nil {
+			h := sha256.Sum256([]byte(ns.Name))
+			fn = &fnState{fh: h[:], turn: make(chan struct{}, 1), name: ns.Name}
+			fn.fhArg = fn.fh
+			s.fns[ns.Name] = fn
+		}
+		sp = &space{s: s, fn: fn, lim: ns.Limits}
+		s.spaces[k] = sp
 	}
-	fn := s.fns[ns.Name]
-	if fn == nil {
-		h := sha256.Sum256([]byte(ns.Name))
-		fn = &fnState{fh: h[:], turn: make(chan struct{}, 1)}
-		fn.fhArg = fn.fh
-		s.fns[ns.Name] = fn
+	s.mu.Unlock()
+	if err := s.registerFn(ctx, sp.fn); err != nil {
+		return nil, s.opErr(ctx, "space", err)
 	}
-	sp := &space{s: s, fn: fn, lim: ns.Limits}
-	s.spaces[k] = sp
 	return sp, nil
+}
+
+// registerFn names fn in NAME_ns with its use now, once per process.
+func (s *Store) registerFn(ctx context.Context, fn *fnState) error {
+	fn.registering.Lock()
+	defer fn.registering.Unlock()
+	if fn.registered {
+		return nil
+	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	t := time.Now()
+	err := s.retry(ctx, func() error {
+		_, err := s.register.ExecContext(ctx, fn.fh, []byte(fn.name), t.UnixMilli())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("registering the function: %w", err)
+	}
+	fn.registered = true
+	fn.recorded.Store(t.UnixNano())
+	return nil
 }
 
 // space is a runtime.Space of a Store: one function's entries, with the
@@ -389,13 +464,17 @@ func (sp *space) Get(ctx context.Context, key []byte) ([]byte, bool, error) {
 	var v []byte
 	var exp int64
 	err := s.retry(ctx, func() error { return s.get.QueryRowContext(ctx, sp.fn.fhArg, kh[:], k).Scan(&v, &exp) })
+	t := now()
+	if sp.fn.use(t) {
+		s.flusher.Kick()
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, s.opErr(ctx, "get", err)
 	}
-	if exp <= now() {
+	if exp <= t {
 		return nil, false, nil
 	}
 	if sp.lim.MaxSize > 0 {
@@ -449,6 +528,9 @@ func (sp *space) Set(ctx context.Context, key, value []byte) error {
 	kh := sha256.Sum256(key)
 	key, value = nonNil(key), nonNil(value)
 	t := now()
+	if sp.fn.use(t) {
+		s.flusher.Kick()
+	}
 	exp := expiry(t, sp.lim)
 	fh := sp.fn.fh
 	var err error
@@ -701,6 +783,18 @@ func (s *Store) flush(ctx context.Context) error {
 	s.mu.Unlock()
 	var errs []error
 	for _, fn := range fns {
+		if used := fn.pending.Load(); used != 0 {
+			err := s.retry(ctx, func() error {
+				_, err := s.used.ExecContext(ctx, used/int64(time.Millisecond), fn.fh)
+				return err
+			})
+			if err != nil {
+				errs = append(errs, err)
+			} else {
+				fn.recorded.Store(used)
+				fn.pending.CompareAndSwap(used, 0)
+			}
+		}
 		if fn.touches.Len() == 0 {
 			continue
 		}
@@ -789,6 +883,9 @@ func (sp *space) Len(ctx context.Context) (int64, error) {
 // database passed to New stays open. Calls after Close fail with an error
 // that is runtime.ErrClosed; Close is idempotent.
 func (s *Store) Close() error {
+	if s.stopPrune != nil {
+		s.stopPrune() // before closed is set: its batch in progress may finish
+	}
 	s.mu.Lock()
 	if s.closed.Load() {
 		s.mu.Unlock()

@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -181,6 +182,7 @@ func TestConformance(t *testing.T) {
 			open := func(t *testing.T) runtime.Store { return srv.open(t, url) }
 			t.Run("Store", func(t *testing.T) { storetest.Run(t, open) })
 			t.Run("Func", func(t *testing.T) { storetest.RunFunc(t, open) })
+			t.Run("Lister", func(t *testing.T) { storetest.RunLister(t, open) })
 		})
 	}
 }
@@ -520,6 +522,82 @@ func TestTimeoutBoundsABlockedOperation(t *testing.T) {
 			// The store works once the lock is gone.
 			if err := sp.Set(ctx, []byte("k"), []byte("v")); err != nil {
 				t.Errorf("Set after the lock was released: %v", err)
+			}
+		})
+	}
+}
+
+// TestLastUse checks that a hit, a read, records its function's use
+// through the flusher, and that Prune removes what no process used for
+// the duration, and only that.
+func TestLastUse(t *testing.T) {
+	for _, srv := range servers {
+		t.Run(srv.name, func(t *testing.T) {
+			table := fmt.Sprintf("lastuse_%d", time.Now().UnixNano()%1e9)
+			s := srv.open(t, srv.url(t), sqldb.WithTable(table))
+			q := func(query string) string { // a statement on the table's NAME_ns
+				if srv.dialect == sqldb.MySQL {
+					return strings.NewReplacer("NS", "`"+table+"_ns`", "$1", "?", "$2", "?").Replace(query)
+				}
+				return strings.ReplaceAll(query, "NS", `"`+table+`_ns"`)
+			}
+			t.Cleanup(func() {
+				for _, suffix := range []string{"", "_count", "_ns"} {
+					quote := `"`
+					if srv.dialect == sqldb.MySQL {
+						quote = "`"
+					}
+					s.DB().ExecContext(ctx, "DROP TABLE IF EXISTS "+quote+table+suffix+quote)
+				}
+			})
+			age := func(name string, d time.Duration) {
+				t.Helper()
+				if _, err := s.DB().ExecContext(ctx, q(`UPDATE NS SET used = $1 WHERE name = $2`), time.Now().Add(-d).UnixMilli(), []byte(name)); err != nil {
+					t.Fatal(err)
+				}
+				sqldb.ForgetUse(s, name)
+			}
+			used := func(name string) time.Time {
+				t.Helper()
+				var ms int64
+				if err := s.DB().QueryRowContext(ctx, q(`SELECT used FROM NS WHERE name = $1`), []byte(name)).Scan(&ms); err != nil {
+					t.Fatal(err)
+				}
+				return time.UnixMilli(ms)
+			}
+			unbounded := runtime.Limits{MaxSize: runtime.Unbounded}
+			space := func(name string) runtime.Space {
+				sp, err := s.Space(ctx, runtime.Namespace{Name: name, Limits: unbounded})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return sp
+			}
+			hot, cold := space("hot@1"), space("cold@1")
+			hot.Set(ctx, []byte("k"), []byte("v"))
+			for i := range 1500 {
+				cold.Set(ctx, []byte(fmt.Sprint(i)), []byte("v"))
+			}
+			age("hot@1", 48*time.Hour)
+			if _, ok, err := hot.Get(ctx, []byte("k")); !ok || err != nil {
+				t.Fatal(ok, err)
+			}
+			if err := s.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if d := time.Since(used("hot@1")); d > time.Minute {
+				t.Errorf("after a hit and a flush, the last use is %v ago, want now", d)
+			}
+			age("cold@1", 48*time.Hour)
+			pruned, err := runtime.Prune(ctx, s, 24*time.Hour, false)
+			if err != nil || len(pruned) != 1 || pruned[0].Name != "cold@1" || pruned[0].Entries != 1500 {
+				t.Fatalf("Prune = %+v, %v; want cold@1 alone, with its 1500 entries", pruned, err)
+			}
+			if n, _ := cold.Len(ctx); n != 0 {
+				t.Errorf("cold has %d entries after Prune", n)
+			}
+			if n, _ := hot.Len(ctx); n != 1 {
+				t.Errorf("hot has %d entries after Prune, want 1", n)
 			}
 		})
 	}

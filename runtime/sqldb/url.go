@@ -26,10 +26,11 @@ import (
 // runtime/sqlite (sqlite.Open, or runtime.OpenURL with runtime/sqlite
 // imported).
 //
-// Two query parameters are the Store's and are not passed on: "table"
-// names the table (see WithTable) and "flush" the flush delay, as a
-// time.ParseDuration string such as 250ms (see WithFlushDelay); opts apply
-// after them. Every other query parameter goes to the driver unchanged:
+// Three query parameters are the Store's and are not passed on: "table"
+// names the table (see WithTable), "flush" the flush delay, as a
+// time.ParseDuration string such as 250ms (see WithFlushDelay), and
+// "prune" the unused time after which the store deletes a function's
+// version by itself, such as 720h (see WithPrune); opts apply after them. Every other query parameter goes to the driver unchanged:
 // pgx's (sslmode, pool_max_conns is not one: use DB) or go-sql-driver's
 // DSN parameters (tls, timeout, charset, ...).
 //
@@ -68,6 +69,9 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 	if params.flush > 0 {
 		first = append(first, WithFlushDelay(params.flush))
 	}
+	if params.prune > 0 {
+		first = append(first, WithPrune(params.prune))
+	}
 	s, err := newStore(ctx, db, true, d, append(first, opts...))
 	if err != nil {
 		db.Close()
@@ -80,6 +84,7 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 type urlParams struct {
 	table string        // "" when absent
 	flush time.Duration // 0 when absent
+	prune time.Duration // 0 when absent
 }
 
 // errSQLite is Open's answer to a sqlite: URL.
@@ -123,7 +128,7 @@ func parseURL(rawURL string) (d Dialect, dsn string, p urlParams, err error) {
 	return Postgres, u.String(), p, nil
 }
 
-// takeParams removes the Store's parameters (table, flush) from a raw
+// takeParams removes the Store's parameters (table, flush, prune) from a raw
 // query, keeping the others exactly as written, and returns them.
 func takeParams(rawQuery string) (rest string, p urlParams, err error) {
 	if rawQuery == "" {
@@ -144,6 +149,14 @@ func takeParams(rawQuery string) (rest string, p urlParams, err error) {
 			}
 			if err != nil || p.flush <= 0 {
 				return "", p, fmt.Errorf("bad flush parameter %q: want a positive duration such as 250ms or 2s", v)
+			}
+		case "prune":
+			s, err := url.QueryUnescape(v)
+			if err == nil {
+				p.prune, err = time.ParseDuration(s)
+			}
+			if err != nil || p.prune <= 0 {
+				return "", p, fmt.Errorf("bad prune parameter %q: want a positive duration such as 720h", v)
 			}
 		default:
 			keep = append(keep, part)

@@ -17,6 +17,7 @@ func TestParseURL(t *testing.T) {
 		{"postgresql://h/db?table=memo&sslmode=disable", Postgres, "postgresql://h/db?sslmode=disable", urlParams{table: "memo"}},
 		{"postgres://h/db?flush=250ms&sslmode=disable&table=t", Postgres, "postgres://h/db?sslmode=disable", urlParams{table: "t", flush: 250 * time.Millisecond}},
 		{"POSTGRES://h/db?flush=2s", Postgres, "postgres://h/db", urlParams{flush: 2 * time.Second}},
+		{"postgres://h/db?prune=720h&sslmode=disable", Postgres, "postgres://h/db?sslmode=disable", urlParams{prune: 720 * time.Hour}},
 		{"mysql://root@127.0.0.1:3306/test", MySQL, "root@tcp(127.0.0.1:3306)/test", urlParams{}},
 		{"mysql://root@127.0.0.1/test", MySQL, "root@tcp(127.0.0.1:3306)/test", urlParams{}},
 		{"mysql://u:p%40ss%2Fw%3Ard@db.internal:3307/app?tls=true&table=t1&timeout=5s&flush=1m", MySQL, "u:p@ss/w:rd@tcp(db.internal:3307)/app?tls=true&timeout=5s", urlParams{table: "t1", flush: time.Minute}},
@@ -38,6 +39,7 @@ func TestParseURL(t *testing.T) {
 	for _, bad := range []string{
 		"ftp://x", "nohost", "mysql://a:b@h/x/y", "mysql://h/db?socket=/s", "mysql://a%3Ab@h/db", "postgres://h/db?table=%zz",
 		"postgres://h/db?flush=soon", "postgres://h/db?flush=0", "postgres://h/db?flush=-1s", "mysql://h/db?flush=", "postgres://h/db?flush",
+		"postgres://h/db?prune=soon", "postgres://h/db?prune=0s",
 	} {
 		if _, _, _, err := parseURL(bad); err == nil {
 			t.Errorf("parseURL(%q): no error", bad)

@@ -25,7 +25,7 @@ const Unbounded = -1
 // entries, a Space, given the function's namespace and limits; every
 // operation then goes through the Space. Optional abilities are small
 // interfaces beside Store and Space, discovered by type assertion; see
-// Bounder, Flusher and Values.
+// Bounder, Flusher, Values, Promiser and Lister.
 type Store interface {
 	// Space returns the store's view of the entries of the function
 	// named ns.Name, kept within ns.Limits. The runtime calls it once per
@@ -91,10 +91,51 @@ type Space interface {
 }
 
 // The optional abilities of a store, each a small interface checked by
-// type assertion (the conformance suite checks each one a store has).
-// Later abilities will sit beside these: listing and deleting namespaces
-// with their counts, sizes and last use; a cross-process lock per key;
-// notification of changes.
+// type assertion (the conformance suite checks each one a store has):
+// Bounder, Flusher, Values; Promiser, by which a store that cannot keep
+// some of the promises above in full (a cache that cannot list or count
+// its keys) says which weaker form it keeps; and Lister (namespaces.go),
+// which lists namespaces with their counts, sizes and last use and
+// deletes one. Later abilities will sit beside these: a cross-process
+// lock per key; notification of changes.
+
+// A Promiser is a Store that keeps some of Space's promises in a weaker
+// form, and says which, so that its users and the conformance suite know
+// what to expect. A Store that is not a Promiser keeps every promise in
+// full, and so does one whose Promises are the zero value.
+type Promiser interface {
+	Store
+	// Promises reports the weaker promises the store keeps. It does not
+	// change while the store is open.
+	Promises() Promises
+}
+
+// Promises are the weaker forms of Space's promises that a Promiser
+// keeps. Each field weakens one promise; its zero value keeps the promise
+// in full.
+type Promises struct {
+	// LenInProcess: Len counts the live entries that this process
+	// knows of (stored or found by this process's Spaces of the
+	// function), not those of other processes. Within one process it
+	// is exact.
+	LenInProcess bool
+	// LRUInProcess: MaxSize and least-recently-used order hold among
+	// the entries that this process knows of, not across processes:
+	// each of n processes evicts only what it knows, so together they
+	// may keep up to n×MaxSize live entries of a function, and one
+	// process's hits never reach another's evictions.
+	LRUInProcess bool
+	// ClearDelay is how long after a Clear returns other processes may
+	// still read the entries it removed and count them in Len; zero:
+	// they see it at once. The process that cleared sees it at once
+	// either way.
+	ClearDelay time.Duration
+	// MaxEntry, when positive, is the most bytes of namespace, key and
+	// value together that Set stores. A larger entry is not stored: Set
+	// returns nil, the key reads as absent (any earlier value of it
+	// included), and the store counts and reports it as it documents.
+	MaxEntry int
+}
 
 // A Bounder is a Store that promises a bound on how long one memoized
 // call waits on it, whatever the backend does: down, silent, partitioned,
@@ -212,6 +253,8 @@ func packageFor(scheme string) string {
 		return "redis"
 	case "postgres", "postgresql", "mysql":
 		return "sqldb"
+	case "memcache":
+		return "memcache"
 	}
 	return "sqlite"
 }

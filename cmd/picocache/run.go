@@ -18,9 +18,10 @@ import (
 
 	"github.com/picocache/picocache/internal/storekit"
 	"github.com/picocache/picocache/runtime"
-	_ "github.com/picocache/picocache/runtime/redis"  // redis://, rediss://
-	_ "github.com/picocache/picocache/runtime/sqldb"  // postgres://, postgresql://, mysql://
-	_ "github.com/picocache/picocache/runtime/sqlite" // sqlite:
+	_ "github.com/picocache/picocache/runtime/memcache" // memcache://
+	_ "github.com/picocache/picocache/runtime/redis"    // redis://, rediss://
+	_ "github.com/picocache/picocache/runtime/sqldb"    // postgres://, postgresql://, mysql://
+	_ "github.com/picocache/picocache/runtime/sqlite"   // sqlite:
 )
 
 const usage = `usage:

@@ -25,8 +25,9 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // postgres:// through runtime/sqldb
 
 	"github.com/picocache/picocache/runtime"
-	_ "github.com/picocache/picocache/runtime/redis" // redis://, rediss://
-	_ "github.com/picocache/picocache/runtime/sqldb" // postgres://, postgresql://, mysql://
+	_ "github.com/picocache/picocache/runtime/memcache" // memcache://
+	_ "github.com/picocache/picocache/runtime/redis"    // redis://, rediss://
+	_ "github.com/picocache/picocache/runtime/sqldb"    // postgres://, postgresql://, mysql://
 )
 
 //go:generate go tool picogen

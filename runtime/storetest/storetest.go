@@ -5,6 +5,15 @@
 // Every subtest works in fresh namespaces of its own, so the suite can run
 // against a shared server that holds other data, and clears what it wrote.
 //
+// A store that is a runtime.Promiser is held to the weaker promises it
+// declares, each in its stated form, never skipped: entries larger than
+// MaxEntry are checked to be refused; with LRUInProcess a second process
+// is checked to find the first one's entries and to evict only what it
+// knows, and processes together to keep at most their number times
+// maxsize; with LenInProcess another process's count is not asserted
+// before it has read the entries; a Clear must reach other processes
+// within ClearDelay. Every other store is held to the full contract.
+//
 // This package imports runtime only; it must not import a store package.
 package storetest
 
@@ -12,11 +21,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -176,9 +187,23 @@ func testGetAbsent(t *testing.T, s runtime.Store) {
 	wantLen(t, s, fn, 0)
 }
 
+// promises returns the weaker promises s declares, if any.
+func promises(s runtime.Store) runtime.Promises {
+	if p, ok := s.(runtime.Promiser); ok {
+		return p.Promises()
+	}
+	return runtime.Promises{}
+}
+
 func testSetGet(t *testing.T, s runtime.Store) {
 	fn := newFn(t, s)
-	big := strings.Repeat("0123456789abcdef", 1<<16) // 1 MiB
+	// 1 MiB, or as much as fits the store's declared MaxEntry.
+	bigLen := 1 << 20
+	maxEntry := promises(s).MaxEntry
+	if maxEntry > 0 && len(fn)+len("big")+bigLen > maxEntry {
+		bigLen = maxEntry - len(fn) - len("big")
+	}
+	big := strings.Repeat("0123456789abcdef", 1<<16)[:bigLen]
 	cases := map[string]string{
 		"plain":                          "value",
 		"":                               "empty key",
@@ -196,6 +221,15 @@ func testSetGet(t *testing.T, s runtime.Store) {
 		}
 	}
 	wantLen(t, s, fn, int64(len(cases)))
+	if maxEntry > 0 {
+		// One byte over MaxEntry: not stored, and not an error; the
+		// key's earlier value is gone too.
+		mustSet(t, s, fn, "too big", "small", unbounded)
+		over := strings.Repeat("x", maxEntry-len(fn)-len("too big")+1)
+		mustSet(t, s, fn, "too big", over, unbounded)
+		wantGet(t, s, fn, "too big", unbounded, "<absent>")
+		wantLen(t, s, fn, int64(len(cases)))
+	}
 }
 
 func testOverwrite(t *testing.T, s runtime.Store) {
@@ -474,6 +508,11 @@ func testConcurrentNamespaces(t *testing.T, s runtime.Store) {
 // backend (a database file, a server): open must return a new Store on
 // the same backend at each call, as another process would open it. The
 // suite closes each store it opens.
+//
+// For a store whose Promises say LRUInProcess, the subtests on recency
+// check its weaker promise instead: a second process finds the first one's
+// entries, its eviction touches none of those it has not seen, and n
+// processes keep at most n×maxsize entries.
 func RunShared(t *testing.T, open func(t *testing.T) runtime.Store) {
 	t.Run("CloseAppliesHits", func(t *testing.T) {
 		// Process 1 hits a, then closes: its hit must reach the backend, so
@@ -489,6 +528,10 @@ func RunShared(t *testing.T, open func(t *testing.T) runtime.Store) {
 			t.Fatalf("Close: %v", err)
 		}
 		mustSet(t, s2, fn, "c", "C", lim) // evicts b, the least recently used
+		if promises(s2).LRUInProcess {
+			wantEvictsOnlyKnown(t, s2, fn, lim)
+			return
+		}
 		wantGet(t, s2, fn, "b", lim, "<absent>")
 		wantGet(t, s2, fn, "a", lim, "A")
 		wantGet(t, s2, fn, "c", lim, "C")
@@ -497,7 +540,8 @@ func RunShared(t *testing.T, open func(t *testing.T) runtime.Store) {
 		s1, s2 := open(t), open(t)
 		t.Cleanup(func() { s1.Close(); s2.Close() })
 		fl, ok := s1.(runtime.Flusher)
-		if !ok {
+		weak := promises(s2).LRUInProcess
+		if !ok && !weak {
 			t.Skip("not a runtime.Flusher")
 		}
 		fn := newFn(t, s2)
@@ -505,10 +549,18 @@ func RunShared(t *testing.T, open func(t *testing.T) runtime.Store) {
 		mustSet(t, s1, fn, "a", "A", lim)
 		mustSet(t, s1, fn, "b", "B", lim)
 		wantGet(t, s1, fn, "a", lim, "A")
-		if err := fl.Flush(ctx); err != nil {
-			t.Fatalf("Flush: %v", err)
+		if ok {
+			if err := fl.Flush(ctx); err != nil {
+				t.Fatalf("Flush: %v", err)
+			}
 		}
 		mustSet(t, s2, fn, "c", "C", lim)
+		if weak {
+			// Flushed or not (a store with nothing to flush), hits do
+			// not reach other processes' evictions.
+			wantEvictsOnlyKnown(t, s2, fn, lim)
+			return
+		}
 		wantGet(t, s2, fn, "b", lim, "<absent>")
 		wantGet(t, s2, fn, "a", lim, "A")
 	})
@@ -522,6 +574,12 @@ func RunShared(t *testing.T, open func(t *testing.T) runtime.Store) {
 		mustSet(t, s1, fn, "a", "A", lim)
 		mustSet(t, s1, fn, "b", "B", lim)
 		wantGet(t, s1, fn, "a", lim, "A")
+		if promises(s2).LRUInProcess {
+			// Hits never reach other processes: nothing to wait for.
+			mustSet(t, s2, fn, "c", "C", lim)
+			wantEvictsOnlyKnown(t, s2, fn, lim)
+			return
+		}
 		time.Sleep(5 * time.Second)
 		mustSet(t, s2, fn, "c", "C", lim)
 		wantGet(t, s2, fn, "b", lim, "<absent>")
@@ -529,7 +587,9 @@ func RunShared(t *testing.T, open func(t *testing.T) runtime.Store) {
 	})
 	t.Run("MaxSizeAcrossStores", func(t *testing.T) {
 		// Four stores (processes) set one bounded function at once: after
-		// every Set returns, at most maxsize entries are live.
+		// every Set returns, at most maxsize entries are live (with
+		// LRUInProcess: each store counts at most maxsize, and all of
+		// them keep at most four times maxsize).
 		const stores, sets, maxSize = 4, 60, 7
 		var all [stores]runtime.Store
 		for i := range all {
@@ -571,5 +631,136 @@ func RunShared(t *testing.T, open func(t *testing.T) runtime.Store) {
 		}
 		wg.Wait()
 		wantLen(t, all[1], fn, maxSize)
+		if !promises(all[1]).LRUInProcess {
+			return
+		}
+		// Count the live entries from a store that set none of them.
+		reader := open(t)
+		t.Cleanup(func() { reader.Close() })
+		sp := space(t, reader, fn, lim)
+		live := 0
+		for i := range stores {
+			for k := range sets {
+				if _, ok, err := sp.Get(ctx, []byte(fmt.Sprintf("%d/%d", i, k))); err != nil {
+					t.Fatalf("Get: %v", err)
+				} else if ok {
+					live++
+				}
+			}
+		}
+		if live > stores*maxSize {
+			t.Errorf("%d stores of maxsize %d keep %d live entries, want at most %d", stores, maxSize, live, stores*maxSize)
+		}
 	})
+	t.Run("ValuesAcrossStores", func(t *testing.T) {
+		// A second process finds the first one's results, through a
+		// memoized function.
+		s1, s2 := open(t), open(t)
+		t.Cleanup(func() { s1.Close(); s2.Close() })
+		name := fmt.Sprintf("storetest.shared.%d.%d", time.Now().UnixNano(), seq.Add(1))
+		var runs [2]atomic.Int64
+		var fs [2]*runtime.Func[int]
+		for i, s := range []runtime.Store{s1, s2} {
+			fs[i] = runtime.New(runtime.Config{Name: name, Version: "v1", MaxSize: 10}, intCodec)
+			fs[i].Bind(s)
+		}
+		t.Cleanup(func() { fs[1].Clear(context.Background()) })
+		call := func(i, n int) {
+			t.Helper()
+			var kb [8]byte
+			v, err := fs[i].Do(ctx, binary.BigEndian.AppendUint64(kb[:0], uint64(n)), func(context.Context) (int, error) {
+				runs[i].Add(1)
+				return n * 10, nil
+			})
+			if err != nil || v != n*10 {
+				t.Fatalf("call(%d) in store %d = %d, %v; want %d", n, i+1, v, err, n*10)
+			}
+		}
+		for n := range 5 {
+			call(0, n)
+		}
+		for n := range 5 {
+			call(1, n)
+		}
+		if runs[0].Load() != 5 || runs[1].Load() != 0 {
+			t.Errorf("bodies ran %d times in the first store and %d in the second, want 5 and 0", runs[0].Load(), runs[1].Load())
+		}
+		info, err := fs[1].Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A store with LenInProcess counts what it found.
+		if info.Hits != 5 || info.Misses != 0 || info.CurrSize != 5 {
+			t.Errorf("the second store's Info = %+v, want 5 hits, 0 misses, currsize 5", info)
+		}
+	})
+	t.Run("ClearAcrossStores", func(t *testing.T) {
+		// A Clear in one process removes the entries for every process:
+		// at once, or within the store's declared ClearDelay.
+		s1, s2 := open(t), open(t)
+		t.Cleanup(func() { s1.Close(); s2.Close() })
+		p := promises(s1)
+		fn := newFn(t, s2)
+		lim := bounded(10)
+		for _, k := range []string{"a", "b", "c"} {
+			mustSet(t, s1, fn, k, "v"+k, lim)
+		}
+		if !p.LenInProcess {
+			wantLen(t, s2, fn, 3)
+		}
+		for _, k := range []string{"a", "b", "c"} {
+			wantGet(t, s2, fn, k, lim, "v"+k)
+		}
+		wantLen(t, s2, fn, 3)
+		wantLen(t, s1, fn, 3)
+		if err := space(t, s2, fn, lim).Clear(ctx); err != nil {
+			t.Fatalf("Clear: %v", err)
+		}
+		cleared := time.Now()
+		wantGet(t, s2, fn, "a", lim, "<absent>")
+		wantLen(t, s2, fn, 0)
+		// The other process: polled until the Clear shows, which must be
+		// at once, or within ClearDelay (a scheduling slack allowed).
+		limit := p.ClearDelay + 500*time.Millisecond
+		for {
+			n, err := space(t, s1, fn, lim).Len(ctx)
+			if err != nil {
+				t.Fatalf("Len: %v", err)
+			}
+			v := get(t, s1, fn, "b", lim)
+			if n == 0 && v == "<absent>" {
+				break
+			}
+			if p.ClearDelay == 0 {
+				t.Fatalf("after another store's Clear: Len = %d, Get(b) = %q; want 0, absent at once", n, v)
+			}
+			if time.Since(cleared) > limit {
+				t.Fatalf("%v after another store's Clear: Len = %d, Get(b) = %q; want 0, absent within ClearDelay %v", time.Since(cleared), n, v, p.ClearDelay)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		wantGet(t, s1, fn, "a", lim, "<absent>")
+		wantGet(t, s1, fn, "c", lim, "<absent>")
+		// Both go on: an entry set after the Clear is shared again.
+		mustSet(t, s2, fn, "d", "vd", lim)
+		wantGet(t, s1, fn, "d", lim, "vd")
+	})
+}
+
+// wantEvictsOnlyKnown checks the weaker recency promise (LRUInProcess) in
+// the second of two processes, after the first set a and b in fn and the
+// second set c, with maxsize 2: the second finds the first one's entries,
+// and its Set evicted none of those it had not seen.
+func wantEvictsOnlyKnown(t *testing.T, s2 runtime.Store, fn string, lim runtime.Limits) {
+	t.Helper()
+	wantGet(t, s2, fn, "c", lim, "C")
+	wantGet(t, s2, fn, "a", lim, "A")
+	wantGet(t, s2, fn, "b", lim, "B")
+	n, err := space(t, s2, fn, lim).Len(ctx)
+	if err != nil {
+		t.Fatalf("Len: %v", err)
+	}
+	if n > lim.MaxSize {
+		t.Errorf("Len = %d in the second process, more than maxsize %d", n, lim.MaxSize)
+	}
 }

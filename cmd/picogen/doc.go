@@ -83,7 +83,9 @@
 //	             process default store is set, to keep modernc.org/sqlite
 //	             out of the binary
 //	-check       write nothing; exit 1 if a generated file is missing,
-//	             stale or out of date (for CI)
+//	             stale or out of date (for CI: go tool picogen -check ./...
+//	             checks every package of the module, as go generate ./...
+//	             writes them)
 //	-v           print the files written
 //
 // Problems in the code (a bad option, an unsupported parameter type) are

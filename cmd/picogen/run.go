@@ -73,7 +73,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		if *check {
-			fmt.Fprintf(stderr, "%s: out of date: run go generate\n", rel(name))
+			if errors.Is(err, os.ErrNotExist) {
+				fmt.Fprintf(stderr, "%s: missing: run go generate\n", rel(name))
+			} else {
+				fmt.Fprintf(stderr, "%s: out of date: run go generate\n", rel(name))
+			}
 			code = 1
 			continue
 		}

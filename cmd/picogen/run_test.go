@@ -74,8 +74,8 @@ func TestWriteCheckStale(t *testing.T) {
 	})
 	chdir(t, dir)
 	var out, errb bytes.Buffer
-	if code := run([]string{"-check"}, &out, &errb); code != 1 {
-		t.Fatalf("-check on a missing file: exit %d, want 1", code)
+	if code := run([]string{"-check"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "picocache_gen.go: missing: run go generate") {
+		t.Fatalf("-check on a missing file: exit %d, %q; want 1 and a report of the missing file", code, errb.String())
 	}
 	if code := run([]string{"-v"}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
@@ -87,6 +87,12 @@ func TestWriteCheckStale(t *testing.T) {
 	errb.Reset()
 	if code := run([]string{"-check"}, &out, &errb); code != 0 {
 		t.Fatalf("-check after generating: exit %d: %s", code, errb.String())
+	}
+	// An edit makes it out of date.
+	os.WriteFile(filepath.Join(dir, "p.go"), []byte("package p\n\n//picocache:maxsize=2\nfunc F(x int) int { return x }\n\nfunc use() int { return FCached(1) }\n"), 0o644)
+	errb.Reset()
+	if code := run([]string{"-check"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "picocache_gen.go: out of date: run go generate") {
+		t.Fatalf("-check after an edit: exit %d, %q; want 1 and out of date", code, errb.String())
 	}
 	// A stale generated file (its function renamed) does not block a re-run.
 	os.WriteFile(filepath.Join(dir, "p.go"), []byte("package p\n\n//picocache:maxsize=none\nfunc G(x int) int { return x }\n"), 0o644)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"database/sql"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -10,8 +12,10 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/tools/txtar"
+	_ "modernc.org/sqlite" // to age namespaces in the end-to-end store by hand
 )
 
 // TestMain makes the test binary act as picogen when PICOGEN_TEST_MAIN is
@@ -195,6 +199,71 @@ func TestEndToEnd(t *testing.T) {
 	// An explicit version= adds to the automatic one.
 	e.write("app/version.go", strings.Replace(e.read("app/version.go"), "//picocache:maxsize=none", "//picocache:maxsize=none,version=2", 1))
 	version(miss)
+
+	storeLife(t, e, func() { version(hit) })
+}
+
+// storeLife checks the picocache command on the store the end-to-end
+// runs left: ls lists every version of Versioned that ran; prune removes
+// the old ones, once unused long enough, and only those; the current
+// version keeps its entry, and a process using it still hits.
+func storeLife(t *testing.T, e *e2e, hit func()) {
+	picocache := func(args ...string) string {
+		t.Helper()
+		return e.run(".", "go", append([]string{"run", "github.com/picocache/picocache/cmd/picocache"}, args...)...)
+	}
+	type row struct {
+		Function, Version, Namespace string
+		Entries                      int64
+	}
+	versions := func() map[string]int64 {
+		t.Helper()
+		var rows []row
+		if err := json.Unmarshal([]byte(picocache("ls", "-json", "picocache.db")), &rows); err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]int64{}
+		for _, r := range rows {
+			if strings.HasSuffix(r.Function, ".Versioned") {
+				m[r.Namespace] = r.Entries
+			}
+		}
+		return m
+	}
+	before := versions()
+	if len(before) < 3 {
+		t.Fatalf("picocache ls lists %d versions of Versioned, want every one that ran: %v", len(before), before)
+	}
+	// Last use is recorded to a minute, and prune allows for that and
+	// for clock skew: age every version by hand, then let the current one
+	// run again, so that it alone is recent.
+	db, err := sql.Open("sqlite", filepath.Join(e.dir, "picocache.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`UPDATE picocache_ns SET used = ? WHERE name LIKE '%.Versioned@%'`, time.Now().Add(-60*24*time.Hour).UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	hit()
+	out := picocache("prune", "-unused-for", "720h", "picocache.db")
+	if want := fmt.Sprintf("pruned %d namespaces", len(before)-1); !strings.Contains(out, want) {
+		t.Errorf("prune:\n%s\nwant %q", out, want)
+	}
+	after := versions()
+	left := 0
+	for ns, n := range after {
+		if n > 0 {
+			left++
+			if before[ns] != n {
+				t.Errorf("the current version %s has %d entries after prune, had %d", ns, n, before[ns])
+			}
+		}
+	}
+	if left != 1 {
+		t.Errorf("after prune, %d versions of Versioned keep entries, want the current one: %v", left, after)
+	}
+	hit() // the current version still hits
 }
 
 // diffLines shows want and got line by line.

@@ -57,11 +57,14 @@ func (s *Store) DeleteNamespace(ctx context.Context, name string, unusedSince ti
 			return false, err
 		}
 		var done, used bool
+		var held time.Duration // how long the batch held the file's write lock
 		err := s.withWriter(ctx, time.Now(), func(h *handle) error {
 			done, used = false, false
 			if err := h.beginLocked(ctx); err != nil {
 				return err
 			}
+			locked := time.Now()
+			defer func() { held = time.Since(locked) }()
 			err := func() error {
 				var id int64
 				var last sql.NullInt64
@@ -100,6 +103,17 @@ func (s *Store) DeleteNamespace(ctx context.Context, name string, unusedSince ti
 		case done:
 			s.forget(name)
 			return true, nil
+		}
+		// Leave the file's write lock free as long as the batch held it:
+		// another connection waiting for it (in SQLite's busy handler,
+		// which sleeps between tries) would otherwise find it taken again
+		// at every try, and wait for the whole deletion.
+		pause := time.NewTimer(held)
+		select {
+		case <-ctx.Done():
+			pause.Stop()
+			return false, ctx.Err()
+		case <-pause.C:
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/picocache/picocache/internal/redisstore"
 	"github.com/picocache/picocache/internal/testenv"
 	"github.com/picocache/picocache/runtime"
 	"github.com/redis/rueidis"
@@ -62,10 +63,10 @@ func mustHit(t *testing.T, sp runtime.Space, keys ...string) {
 	}
 }
 
-func seqOf(t *testing.T, s *Store, n names) string {
+func seqOf(t *testing.T, s *Store, n redisstore.Names) string {
 	t.Helper()
 	c := s.Client()
-	v, err := c.Do(context.Background(), c.B().Get().Key(n.seq).Build()).ToString()
+	v, err := c.Do(context.Background(), c.B().Get().Key(n.Seq).Build()).ToString()
 	if err != nil && !rueidis.IsRedisNil(err) {
 		t.Fatal(err)
 	}
@@ -78,7 +79,7 @@ func seqOf(t *testing.T, s *Store, n names) string {
 func TestHitIsARead(t *testing.T) {
 	s := openForLayout(t, WithFlushDelay(time.Hour))
 	fn := batchFn(t, s)
-	n := newNames(fn)
+	n := redisstore.NewNames(fn)
 	sp := spaceOf(t, s, fn, lims(3, 0))
 	mustSets(t, sp, "a", "b", "c")
 	seq := seqOf(t, s, n)
@@ -111,7 +112,7 @@ func TestTouchesWithinDelay(t *testing.T) {
 		t.Fatalf("flush=200ms: delay %v", s.delay)
 	}
 	fn := batchFn(t, s)
-	n := newNames(fn)
+	n := redisstore.NewNames(fn)
 	sp := spaceOf(t, s, fn, lims(2, 0))
 	mustSets(t, sp, "a", "b")
 	start := time.Now()
@@ -141,7 +142,7 @@ func TestCloseAppliesTouches(t *testing.T) {
 	mustSets(t, spA, "a", "b", "c")
 	mustHit(t, spA, "a")
 	mustSets(t, spOther, "d")
-	if got := lruOrder(t, other, newNames(fn)); got != "b,c,d" {
+	if got := lruOrder(t, other, redisstore.NewNames(fn)); got != "b,c,d" {
 		t.Errorf("with the hit pending in another store: lru = %s, want b,c,d", got)
 	}
 
@@ -152,7 +153,7 @@ func TestCloseAppliesTouches(t *testing.T) {
 		t.Fatalf("Close: %v", err)
 	}
 	mustSets(t, spOther, "e")
-	if got := lruOrder(t, other, newNames(fn)); got != "a,c,e" {
+	if got := lruOrder(t, other, redisstore.NewNames(fn)); got != "a,c,e" {
 		t.Errorf("after Close applied the hit of c: lru = %s, want a,c,e", got)
 	}
 }
@@ -171,7 +172,7 @@ func TestFlush(t *testing.T) {
 		t.Fatalf("Flush: %v", err)
 	}
 	for _, fn := range fns {
-		if got := lruOrder(t, s, newNames(fn)); got != "c,b,a" {
+		if got := lruOrder(t, s, redisstore.NewNames(fn)); got != "c,b,a" {
 			t.Errorf("after Flush: lru = %s, want c,b,a", got)
 		}
 	}
@@ -202,7 +203,7 @@ func TestFullBatchAppliesItself(t *testing.T) {
 	var members []string
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		var err error
-		members, err = c.Do(context.Background(), c.B().Zrange().Key(newNames(fn).lru).Min("0").Max("-1").Build()).AsStrSlice()
+		members, err = c.Do(context.Background(), c.B().Zrange().Key(redisstore.NewNames(fn).LRU).Min("0").Max("-1").Build()).AsStrSlice()
 		if err != nil || len(members) != keys {
 			t.Fatalf("lru: %d members, %v", len(members), err)
 		}
@@ -213,7 +214,7 @@ func TestFullBatchAppliesItself(t *testing.T) {
 	if last := members[len(members)-1][:3]; last == "119" {
 		t.Errorf("the most recent entry is still %s, the last one set: no hit was applied", last)
 	}
-	if p := s.fns[fn].hits.Len(); p >= keys {
+	if p, _ := s.core.Pending(fn); p >= keys {
 		t.Errorf("%d hits pending, want fewer than %d", p, keys)
 	}
 }
@@ -225,17 +226,17 @@ func TestFullBatchAppliesItself(t *testing.T) {
 func TestDanglingHit(t *testing.T) {
 	s := openForLayout(t, WithFlushDelay(time.Hour))
 	fn := batchFn(t, s)
-	n := newNames(fn)
+	n := redisstore.NewNames(fn)
 	sp := spaceOf(t, s, fn, lims(3, time.Hour))
 	mustSets(t, sp, "a", "b", "c")
 	mustHit(t, sp, "a")
 	c := s.Client()
-	c.Do(context.Background(), c.B().Del().Key(n.entry+"a").Build())
+	c.Do(context.Background(), c.B().Del().Key(n.Entry+"a").Build())
 	mustSets(t, sp, "d")
 	if got := lruOrder(t, s, n); got != "b,c,d" {
 		t.Errorf("lru = %s, want b,c,d (a gone, nothing evicted)", got)
 	}
-	if card, _ := c.Do(context.Background(), c.B().Zcard().Key(n.exp).Build()).AsInt64(); card != 3 {
+	if card, _ := c.Do(context.Background(), c.B().Zcard().Key(n.Exp).Build()).AsInt64(); card != 3 {
 		t.Errorf("exp holds %d members, want 3", card)
 	}
 	mustHit(t, sp, "b")
@@ -260,20 +261,20 @@ return false
 func TestOlderClients(t *testing.T) {
 	s := openForLayout(t, WithFlushDelay(time.Hour))
 	fn := batchFn(t, s)
-	n := newNames(fn)
+	n := redisstore.NewNames(fn)
 	c := s.Client()
 	ctx := context.Background()
 	oldGet := rueidis.NewLuaScript(oldGetLua)
 	for _, k := range []string{"a", "b", "c"} {
 		// An older client's Set: the same script but for the batch.
-		err := setScript.Exec(ctx, c, []string{n.entry + k, n.lru, n.seq, n.exp}, []string{"v" + k, k, "3", "0", n.entry}).Error()
+		err := lua[redisstore.SetScript].Exec(ctx, c, []string{n.Entry + k, n.LRU, n.Seq, n.Exp}, []string{"v" + k, k, "3", "0", n.Entry}).Error()
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
 	sp := spaceOf(t, s, fn, lims(3, 0))
 	mustHit(t, sp, "b") // pending here
-	if v, err := oldGet.Exec(ctx, c, []string{n.entry + "a", n.lru, n.seq, n.exp}, []string{"a"}).ToString(); err != nil || v != "va" {
+	if v, err := oldGet.Exec(ctx, c, []string{n.Entry + "a", n.LRU, n.Seq, n.Exp}, []string{"a"}).ToString(); err != nil || v != "va" {
 		t.Fatalf("older client's Get of a: %q, %v", v, err)
 	}
 	mustSets(t, sp, "d") // applies b, then evicts c
@@ -281,36 +282,6 @@ func TestOlderClients(t *testing.T) {
 		t.Errorf("lru = %s, want a,b,d", got)
 	}
 	mustHit(t, sp, "a", "b", "d")
-}
-
-// TestSplit checks how pending reads are cut into script calls.
-func TestSplit(t *testing.T) {
-	keys := func(prefix string, n int) [][]byte {
-		var ks [][]byte
-		for i := range n {
-			ks = append(ks, fmt.Appendf(nil, "%s%d", prefix, i))
-		}
-		return ks
-	}
-	for _, c := range []struct{ hits, misses int }{{0, 0}, {1, 0}, {0, 1}, {3, 2}, {touchBatch, 0}, {touchBatch, 1}, {2*touchBatch + 5, touchBatch + 7}} {
-		bs := split(keys("h", c.hits), keys("m", c.misses))
-		var hits, misses [][]byte
-		for i, b := range bs {
-			if n := len(b.hits) + len(b.misses); n == 0 || n > touchBatch {
-				t.Errorf("%+v: batch %d holds %d keys", c, i, n)
-			}
-			if len(b.misses) > 0 && len(hits) > 0 {
-				t.Errorf("%+v: batch %d has misses after hits", c, i)
-			}
-			hits, misses = append(hits, b.hits...), append(misses, b.misses...)
-		}
-		if fmt.Sprint(hits) != fmt.Sprint(keys("h", c.hits)) || fmt.Sprint(misses) != fmt.Sprint(keys("m", c.misses)) {
-			t.Errorf("%+v: batches lose or reorder keys", c)
-		}
-		if want := (c.hits + c.misses + touchBatch - 1) / touchBatch; len(bs) != want {
-			t.Errorf("%+v: %d batches, want %d", c, len(bs), want)
-		}
-	}
 }
 
 func TestFlushParameter(t *testing.T) {

@@ -28,7 +28,9 @@
 //
 // This is the layout that earlier versions of the package wrote and read:
 // their entries stay readable, and processes of both versions may share a
-// server. Set, the eviction of least recently used entries beyond maxsize,
+// server. runtime/goredis, the store on a go-redis client, keeps exactly
+// this layout and runs the same scripts: entries written through one are
+// read through the other. Set, the eviction of least recently used entries beyond maxsize,
 // and the TTL are one Lua script (EVALSHA), atomic across all clients. The lru set
 // indexes every entry, bounded or not, so Len is exact: it prunes expired
 // keys from the index (expiry comes from the server's clock) and counts the
@@ -84,6 +86,8 @@
 // Requires Redis 5 or later (ZPOPMIN, scripts replicated by effects);
 // tested with Redis 7.
 //
-// This package imports the runtime, rueidis and golang.org/x/sync. It must
-// not import another store package, and the runtime never imports it.
+// This package imports the runtime, rueidis and internal/redisstore, which
+// holds the layout, the scripts and the batching of recency that it shares
+// with runtime/goredis. It must not import another store package, and the
+// runtime never imports it.
 package redis

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -126,12 +125,11 @@ func portEnv(t testing.TB, key string, def int) int {
 	return p
 }
 
-var cluster struct {
-	once  sync.Once
-	addrs []string
-	err   error
-	stop  func()
-}
+// cluster is the Redis Cluster of these tests, on the default ports and
+// directory of scripts/redis-cluster.sh, so that
+// "scripts/redis-cluster.sh stop" also ends nodes left by a test binary
+// that was killed before TestMain could stop them.
+var cluster testenv.RedisCluster
 
 // clusterAddrs returns the seed addresses of a Redis Cluster: those in
 // PICOCACHE_TEST_REDIS_CLUSTER (comma-separated), else a 3-node cluster
@@ -139,45 +137,12 @@ var cluster struct {
 // stops.
 func clusterAddrs(t testing.TB) []string {
 	t.Helper()
-	if v := os.Getenv("PICOCACHE_TEST_REDIS_CLUSTER"); v != "" {
-		return strings.Split(v, ",")
-	}
-	needRedisServer(t)
-	cluster.once.Do(func() {
-		// The script's default ports and directory, so that
-		// "scripts/redis-cluster.sh stop" also ends nodes left by a test
-		// binary that was killed before TestMain could stop them.
-		script := filepath.Join("..", "..", "scripts", "redis-cluster.sh")
-		cmd := exec.Command("bash", script, "start")
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			cluster.err = &clusterError{err: err, stderr: stderr.String()}
-			return
-		}
-		cluster.stop = func() { exec.Command("bash", script, "stop").Run() }
-		line := strings.TrimSpace(string(out))
-		cluster.addrs = strings.Split(strings.TrimPrefix(line, "PICOCACHE_TEST_REDIS_CLUSTER="), ",")
-	})
-	if cluster.err != nil {
-		t.Fatalf("starting a Redis Cluster with scripts/redis-cluster.sh: %v", cluster.err)
-	}
-	return cluster.addrs
+	return cluster.Addrs(t)
 }
-
-type clusterError struct {
-	err    error
-	stderr string
-}
-
-func (e *clusterError) Error() string { return e.err.Error() + ": " + e.stderr }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if cluster.stop != nil {
-		cluster.stop()
-	}
+	cluster.Stop()
 	os.Exit(code)
 }
 

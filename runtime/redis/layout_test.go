@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/picocache/picocache/internal/redisstore"
 	"github.com/picocache/picocache/internal/testenv"
 	"github.com/picocache/picocache/runtime"
 )
@@ -31,25 +32,6 @@ func spaceOf(t testing.TB, s runtime.Store, fn string, lim runtime.Limits) runti
 	return sp
 }
 
-func TestNames(t *testing.T) {
-	a, b := newNames("pkg.F@v1"), newNames("pkg.F@v1}{")
-	if a.entry == b.entry {
-		t.Fatalf("two namespaces share %q", a.entry)
-	}
-	for _, n := range []names{a, b} {
-		// One hash tag, the first {...} of every key, shared by all keys.
-		tag := n.lru[strings.Index(n.lru, "{") : strings.Index(n.lru, "}")+1]
-		for _, k := range []string{n.entry + "{key}", n.lru, n.seq, n.exp} {
-			if i, j := strings.Index(k, "{"), strings.Index(k, "}"); k[i:j+1] != tag {
-				t.Errorf("key %q: hash tag %q, want %q", k, k[i:j+1], tag)
-			}
-		}
-		if len(tag) != nameLen+2 {
-			t.Errorf("tag %q: want %d hex digits", tag, nameLen)
-		}
-	}
-}
-
 // TestServerKeys checks what the store leaves on the server: expiry times,
 // the index, and nothing at all after Clear.
 func TestServerKeys(t *testing.T) {
@@ -57,7 +39,7 @@ func TestServerKeys(t *testing.T) {
 	ctx := context.Background()
 	c := s.Client()
 	fn := "layout_test " + time.Now().Format(time.RFC3339Nano)
-	n := newNames(fn)
+	n := redisstore.NewNames(fn)
 	lim := lims(3, time.Hour)
 	sp := spaceOf(t, s, fn, lim)
 	defer sp.Clear(ctx)
@@ -67,17 +49,17 @@ func TestServerKeys(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	pttl, err := c.Do(ctx, c.B().Pttl().Key(n.entry+"d").Build()).AsInt64()
+	pttl, err := c.Do(ctx, c.B().Pttl().Key(n.Entry+"d").Build()).AsInt64()
 	if err != nil || pttl <= 0 || pttl > int64(time.Hour/time.Millisecond) {
 		t.Errorf("PTTL of an entry with a 1h TTL = %d, %v", pttl, err)
 	}
-	if ok, _ := c.Do(ctx, c.B().Exists().Key(n.entry+"a").Build()).AsInt64(); ok != 0 {
+	if ok, _ := c.Do(ctx, c.B().Exists().Key(n.Entry+"a").Build()).AsInt64(); ok != 0 {
 		t.Errorf("evicted entry a still exists")
 	}
 	if got := lruOrder(t, s, n); got != "b,c,d" {
 		t.Errorf("lru = %s, want b,c,d by recency", got)
 	}
-	if card, _ := c.Do(ctx, c.B().Zcard().Key(n.exp).Build()).AsInt64(); card != 3 {
+	if card, _ := c.Do(ctx, c.B().Zcard().Key(n.Exp).Build()).AsInt64(); card != 3 {
 		t.Errorf("exp holds %d members, want 3", card)
 	}
 
@@ -94,7 +76,7 @@ func TestServerKeys(t *testing.T) {
 	// An entry that vanished behind the store's back (as under a
 	// maxmemory policy): the Get that misses it writes nothing, and the
 	// index drops it with the next batch (here Len's).
-	c.Do(ctx, c.B().Del().Key(n.entry+"b").Build())
+	c.Do(ctx, c.B().Del().Key(n.Entry+"b").Build())
 	if _, ok, err := sp.Get(ctx, []byte("b")); ok || err != nil {
 		t.Fatalf("Get of a deleted entry: %v, %v", ok, err)
 	}
@@ -104,14 +86,14 @@ func TestServerKeys(t *testing.T) {
 	if l, err := sp.Len(ctx); err != nil || l != 2 {
 		t.Errorf("Len = %d, %v; want 2 (c, d)", l, err)
 	}
-	if card, _ := c.Do(ctx, c.B().Zcard().Key(n.exp).Build()).AsInt64(); card != 2 {
+	if card, _ := c.Do(ctx, c.B().Zcard().Key(n.Exp).Build()).AsInt64(); card != 2 {
 		t.Errorf("exp holds %d members, want 2", card)
 	}
 
 	// Clear, with more entries than one batch, leaves nothing.
-	big := newNames(fn + " big")
+	big := redisstore.NewNames(fn + " big")
 	bigSp := spaceOf(t, s, fn+" big", lims(-1, 0))
-	for i := range clearBatch + 10 {
+	for i := range redisstore.ClearBatch + 10 {
 		if err := bigSp.Set(ctx, []byte{byte(i), byte(i >> 8)}, []byte("v")); err != nil {
 			t.Fatal(err)
 		}
@@ -121,8 +103,8 @@ func TestServerKeys(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, nn := range []names{n, big} {
-		keys, err := c.Do(ctx, c.B().Keys().Pattern(strings.TrimSuffix(nn.entry, "k:")+"*").Build()).AsStrSlice()
+	for _, nn := range []redisstore.Names{n, big} {
+		keys, err := c.Do(ctx, c.B().Keys().Pattern(strings.TrimSuffix(nn.Entry, "k:")+"*").Build()).AsStrSlice()
 		if err != nil || len(keys) != 0 {
 			t.Errorf("after Clear: %d keys left (%v)", len(keys), err)
 		}
@@ -131,12 +113,12 @@ func TestServerKeys(t *testing.T) {
 
 // lruOrder returns the members of n's lru, least recent first, joined by
 // commas.
-func lruOrder(t testing.TB, s *Store, n names) string {
+func lruOrder(t testing.TB, s *Store, n redisstore.Names) string {
 	t.Helper()
 	c := s.Client()
-	members, err := c.Do(context.Background(), c.B().Zrange().Key(n.lru).Min("0").Max("-1").Build()).AsStrSlice()
+	members, err := c.Do(context.Background(), c.B().Zrange().Key(n.LRU).Min("0").Max("-1").Build()).AsStrSlice()
 	if err != nil {
-		t.Fatalf("ZRANGE %s: %v", n.lru, err)
+		t.Fatalf("ZRANGE %s: %v", n.LRU, err)
 	}
 	return strings.Join(members, ",")
 }

@@ -1,8 +1,6 @@
-package redis
+package redisstore
 
-import "github.com/redis/rueidis"
-
-// The server-side half of the store. Every script touches only keys of one
+// The server-side half of the stores. Every script touches only keys of one
 // function, which share the hash tag {<tag>} and therefore one Cluster slot;
 // KEYS always names at least one of them so the client routes the call to
 // the node serving that slot. Entry keys built inside a script (eviction,
@@ -24,8 +22,8 @@ import "github.com/redis/rueidis"
 // Reads are plain GETs: no script runs on a hit or a miss. A process
 // records the keys its bounded functions hit, and the keys whose GET
 // missed, and hands them to the server in batches: with its next Set of
-// that function (setScript, in the same atomic step as the upsert and the
-// eviction), or through touchScript within a delay, when the batch is
+// that function (SetScript, in the same atomic step as the upsert and the
+// eviction), or through TouchScript within a delay, when the batch is
 // full, and on Close. Applying a batch makes each hit key that is still
 // indexed the most recently used, in the order of the hits, and drops from
 // the index every hit or missed key whose entry no longer exists: one that
@@ -37,7 +35,40 @@ import "github.com/redis/rueidis"
 // read a value and bumped it in one script): their entries stay readable,
 // and old and new clients may share a server. The scripts are the whole
 // protocol: another client library reuses them as they are, with the
-// KEYS and ARGV described at each.
+// KEYS and ARGV described at each; runtime/redis (rueidis) and
+// runtime/goredis (go-redis) both run them through Client.Run, and so share
+// a server and each other's entries.
+
+// A Script is one of the server-side scripts of the store, each a Lua
+// program that a Client runs with EVALSHA (EVAL when the server does not
+// have it yet). Its integer reply is what Client.Run returns.
+type Script int
+
+// The scripts, in the order of Scripts.
+const (
+	SetScript   Script = iota // see setLua
+	TouchScript               // see touchLua
+	LenScript                 // see lenLua
+	ClearScript               // see clearLua
+)
+
+// Scripts lists every Script, so that a Client can prepare each once:
+//
+//	var lua [len(redisstore.Scripts)]*rueidis.Lua
+//	for _, sc := range redisstore.Scripts {
+//		lua[sc] = rueidis.NewLuaScript(sc.Source())
+//	}
+var Scripts = [...]Script{SetScript, TouchScript, LenScript, ClearScript}
+
+var sources = [len(Scripts)]string{setLua, touchLua, lenLua, clearLua}
+
+var scriptNames = [len(Scripts)]string{"set", "touch", "len", "clear"}
+
+// Source returns the Lua text of the script.
+func (sc Script) Source() string { return sources[sc] }
+
+// String returns the script's short name, as "set".
+func (sc Script) String() string { return scriptNames[sc] }
 
 // libLua holds the functions the scripts share.
 //
@@ -93,17 +124,17 @@ local function touch(lru, seq, exp, prefix, first)
 end
 `
 
-// setScript applies a batch of recorded reads (see touch), then stores a
-// value, makes it the most recent, and evicts the least recently used
-// entries beyond max, in one atomic step: the eviction sees every read the
-// batch carries.
+// setLua, the SetScript, applies a batch of recorded reads (see touch),
+// then stores a value, makes it the most recent, and evicts the least
+// recently used entries beyond max, in one atomic step: the eviction sees
+// every read the batch carries.
 //
 // KEYS: entry, lru, seq, exp. ARGV: value, member (key bytes), max size
 // (-1 unbounded), ttl in ms (0: never), entry key prefix, then the batch:
 // the number of hit members, the hit members (least recent first), the
 // missed members. A call with only the first five arguments carries no
 // batch.
-var setScript = rueidis.NewLuaScript(libLua + `
+const setLua = libLua + `
 local now = now_ms()
 -- Reclaim a bounded number of expired members per Set, so that an
 -- unbounded function with a TTL does not grow its index forever.
@@ -131,39 +162,41 @@ if max > 0 then
   end
 end
 return 1
-`)
+`
 
-// touchScript applies a batch of recorded reads (see touch) on its own:
-// the flush of a process's pending batch when no Set of the function
-// carried it in time, when the batch is full, or at Close.
+// touchLua, the TouchScript, applies a batch of recorded reads (see
+// touch) on its own: the flush of a process's pending batch when no Set of
+// the function carried it in time, when the batch is full, or at Close.
 //
 // KEYS: lru, seq, exp. ARGV: entry key prefix, then the batch: the number
 // of hit members, the hit members (least recent first), the missed
 // members.
-var touchScript = rueidis.NewLuaScript(libLua + `
+const touchLua = libLua + `
 touch(KEYS[1], KEYS[2], KEYS[3], ARGV[1], 2)
 return 1
-`)
+`
 
-// lenScript prunes up to ARGV[1] expired members and returns the number of
-// live entries, or -1 when more expired members remain to be pruned (the
-// client calls it again, so no single call blocks the server for long).
+// lenLua, the LenScript, prunes up to ARGV[1] expired members and returns
+// the number of live entries, or -1 when more expired members remain to be
+// pruned (the client calls it again, so no single call blocks the server
+// for long).
 //
 // KEYS: lru, exp. ARGV: batch.
-var lenScript = rueidis.NewLuaScript(libLua + `
+const lenLua = libLua + `
 local n = tonumber(ARGV[1])
 if prune(KEYS[1], KEYS[2], now_ms(), n) >= n then
   return -1
 end
 return redis.call('ZCARD', KEYS[1])
-`)
+`
 
-// clearScript deletes up to ARGV[2] entries of a function with their index
-// members and returns how many remain; when none remain it also drops the
-// bookkeeping keys, so a cleared function leaves nothing behind.
+// clearLua, the ClearScript, deletes up to ARGV[2] entries of a function
+// with their index members and returns how many remain; when none remain
+// it also drops the bookkeeping keys, so a cleared function leaves nothing
+// behind.
 //
 // KEYS: lru, exp, seq. ARGV: entry key prefix, batch.
-var clearScript = rueidis.NewLuaScript(libLua + `
+const clearLua = libLua + `
 local members = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
 if #members > 0 then
   chunked('DEL', nil, members, ARGV[1])
@@ -175,4 +208,4 @@ if left == 0 then
   redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 end
 return left
-`)
+`

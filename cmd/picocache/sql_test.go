@@ -86,4 +86,3 @@ func TestSQLServers(t *testing.T) {
 		})
 	}
 }
-

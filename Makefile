@@ -7,7 +7,7 @@ GO ?= go
 # Packages whose generated code is committed and must not drift.
 GENERATED := ./examples/... ./internal/bench/...
 
-.PHONY: demo generate test check-cgo check-format check-generated fuzz bench
+.PHONY: demo generate test check-cgo check-format check-generated fuzz bench staticcheck
 
 demo: generate
 	@mkdir -p bin
@@ -21,8 +21,14 @@ demo: generate
 generate:
 	$(GO) generate $(GENERATED)
 
+# staticcheck, pinned: go run fetches this version through the module proxy
+# (once, then from the module cache), without adding it to go.mod, so it
+# stays out of users' module graphs.
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
 test: check-format check-cgo
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 	$(GO) test -race -count=1 ./...
 	@# The key-injectivity property test checks no concurrency; without the
 	@# race detector it runs its full 10^6 random tuples.
@@ -58,6 +64,9 @@ fuzz:
 				{ echo "$$out"; echo "fuzz $$target failed: commit the input it wrote under testdata/fuzz with the fix"; exit 1; }; \
 		done; \
 	done
+
+staticcheck:
+	$(GO) run $(STATICCHECK) ./...
 
 BENCHTIME ?= 1s
 bench:

@@ -450,7 +450,7 @@ func testConcurrentSetEvict(t *testing.T, s runtime.Store) {
 				k := fmt.Sprint((w*7 + i) % 25)
 				v, ok, err := sp.Get(ctx, []byte(k))
 				if err != nil {
-					errs <- fmt.Errorf("Get: %w", err)
+					errs <- fmt.Errorf("get: %w", err)
 					continue
 				}
 				if ok && !bytes.Equal(v, []byte("value of "+k)) {
@@ -458,7 +458,7 @@ func testConcurrentSetEvict(t *testing.T, s runtime.Store) {
 				}
 				if !ok {
 					if err := sp.Set(ctx, []byte(k), []byte("value of "+k)); err != nil {
-						errs <- fmt.Errorf("Set: %w", err)
+						errs <- fmt.Errorf("set: %w", err)
 					}
 				}
 			}

@@ -1,5 +1,7 @@
 package emit
 
+//lint:file-ignore ST1001 jennifer's API is written to be dot-imported, so that emit reads as the Go it writes; every name it declares comes from names.go
+
 import (
 	"fmt"
 	"strings"

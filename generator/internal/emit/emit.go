@@ -5,6 +5,8 @@
 // file introduces, in one scope that knows the user's names (names.go).
 package emit
 
+//lint:file-ignore ST1001 jennifer's API is written to be dot-imported, so that emit reads as the Go it writes; every name it declares comes from names.go
+
 import (
 	"bytes"
 	"fmt"

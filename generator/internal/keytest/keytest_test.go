@@ -373,7 +373,7 @@ func TestKeyDeterminismAcrossProcesses(t *testing.T) {
 // change analyze.CodecFormat too, so old entries are not misread.
 func TestKeyKnownAnswer(t *testing.T) {
 	tu := Tuple{
-		B: true, I: -2, I8: 3, U32: 4, F: 0.5, F32: -1, C: complex(1, -0.0), S: "s", Bytes: []byte{},
+		B: true, I: -2, I8: 3, U32: 4, F: 0.5, F32: -1, C: complex(1, math.Copysign(0, -1)), S: "s", Bytes: []byte{},
 		Temp: 36.6, Arr: [2]int8{-1, 1}, Sl: []string{"a", ""}, M: map[string]int{"y": 2, "x": 1},
 		MM: map[int8][]string{1: nil}, P: &Point{1, 2, "p"}, Pt: Point{label: "q"},
 		At: time.Date(2024, 2, 3, 4, 5, 6, 7, time.FixedZone("CET", 3600)), Any: 3.0, Anys: []any{"a", nil},

@@ -4,8 +4,9 @@
 #   make bench  benchmarks against the peers, side by side
 GO ?= go
 
-# Packages whose generated code is committed and must not drift.
-GENERATED := ./examples/... ./internal/bench/...
+# Packages whose generated code is committed and must not drift (the
+# benchmarks' too, in their own module, bench/: see bench/go.mod).
+GENERATED := ./examples/...
 
 .PHONY: demo generate test check-cgo check-format check-generated fuzz bench staticcheck
 
@@ -20,6 +21,7 @@ demo: generate
 
 generate:
 	$(GO) generate $(GENERATED)
+	cd bench && $(GO) generate ./...
 
 # staticcheck, pinned: go run fetches this version through the module proxy
 # (once, then from the module cache), without adding it to go.mod, so it
@@ -30,6 +32,8 @@ test: check-format check-cgo
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 	$(GO) test -race -count=1 ./...
+	@# The benchmarks' module: its tests check the peers' setups.
+	cd bench && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./... && $(GO) test -race -count=1 ./...
 	@# The key-injectivity property test checks no concurrency; without the
 	@# race detector it runs its full 10^6 random tuples.
 	$(GO) test -count=1 -run '^TestKeyInjective$$' ./generator/internal/keytest
@@ -50,7 +54,7 @@ check-format:
 # Regenerate the committed generated code and fail on any difference.
 check-generated: generate
 	@if git rev-parse --git-dir >/dev/null 2>&1; then \
-		git diff --exit-code --stat -- examples internal/bench || \
+		git diff --exit-code --stat -- examples bench || \
 		{ echo "generated code is stale: run 'make generate' and commit"; exit 1; }; \
 	fi
 
@@ -70,4 +74,5 @@ staticcheck:
 
 BENCHTIME ?= 1s
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./internal/bench ./runtime/...
+	cd bench && $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./runtime/...

@@ -212,7 +212,7 @@
 // # Costs
 //
 // Measured by the benchmarks in bench_test.go (the store alone) and
-// internal/bench (through generated code), each against raw prepared
+// bench (through generated code), each against raw prepared
 // statements on a key-value table in the same file, with the same
 // pragmas, in alternating chunks, with an 8-byte key and a 23-byte value:
 //

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/picocache/picocache/internal/bench/sqlitebench"
+	"github.com/picocache/picocache/bench/sqlitebench"
 	"github.com/picocache/picocache/internal/testenv"
 	"github.com/picocache/picocache/runtime"
 	"github.com/picocache/picocache/runtime/sqlite"
@@ -30,7 +30,7 @@ import (
 // the store sets. Store and peer run in alternating chunks within one
 // benchmark, so that load from elsewhere on the machine hits both alike:
 //
-//	go test ./internal/bench -run '^$' -bench SQLite -benchtime 20000x -count 3
+//	go test ./bench -run '^$' -bench SQLite -benchtime 20000x -count 3
 //
 // Each reports store/raw, the wrapper's wall time over the peer's, and
 // cpu-store/raw, the same for the CPU time of the benchmark's thread,
@@ -189,7 +189,7 @@ const procs, goroutines = 4, 8
 // (bounded/unbounded) and the store errors the children counted, which
 // must be 0. b.N is the number of hits of each function in all.
 //
-//	go test ./internal/bench -run '^$' -bench SQLiteProcesses -benchtime 100000x -count 3
+//	go test ./bench -run '^$' -bench SQLiteProcesses -benchtime 100000x -count 3
 func BenchmarkSQLiteProcesses(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "shared.db")
 	bindSQLite(b, sqlitebench.Square256Cache, path)

@@ -18,7 +18,7 @@ const _ = runtime.GeneratedV2
 // every process, and Bind makes it use a given store.
 var SquareCache = runtime.New[int](
 	runtime.Config{
-		Name:    "github.com/picocache/picocache/internal/bench.Square",
+		Name:    "github.com/picocache/picocache/bench.Square",
 		Version: "23453e35557b6f39",
 		MaxSize: 1024,
 	},
@@ -48,7 +48,7 @@ var _ func(int) int = Square
 // every process, and Bind makes it use a given store.
 var CubeCache = runtime.New[int](
 	runtime.Config{
-		Name:    "github.com/picocache/picocache/internal/bench.Cube",
+		Name:    "github.com/picocache/picocache/bench.Cube",
 		Version: "0a1deca1629d4f7b",
 		MaxSize: runtime.Unbounded,
 	},

@@ -18,7 +18,7 @@ const _ = runtime.GeneratedV2
 // every process, and Bind makes it use a given store.
 var Square256Cache = runtime.New[int](
 	runtime.Config{
-		Name:    "github.com/picocache/picocache/internal/bench/sqlitebench.Square256",
+		Name:    "github.com/picocache/picocache/bench/sqlitebench.Square256",
 		Version: "06c94dea0c017514",
 		MaxSize: 256,
 	},

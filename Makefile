@@ -6,7 +6,7 @@ GO ?= go
 
 # Packages whose generated code is committed and must not drift (the
 # benchmarks' too, in their own module, bench/: see bench/go.mod).
-GENERATED := ./examples/...
+GENERATED := ./examples/... ./internal/keytest/...
 
 .PHONY: demo generate test check-cgo check-format check-generated fuzz bench staticcheck
 
@@ -36,7 +36,7 @@ test: check-format check-cgo
 	cd bench && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./... && $(GO) test -race -count=1 ./...
 	@# The key-injectivity property test checks no concurrency; without the
 	@# race detector it runs its full 10^6 random tuples.
-	$(GO) test -count=1 -run '^TestKeyInjective$$' ./generator/internal/keytest
+	$(GO) test -count=1 -run '^TestKeyInjective$$' ./internal/keytest
 	$(MAKE) check-generated
 	$(MAKE) fuzz
 
@@ -54,7 +54,7 @@ check-format:
 # Regenerate the committed generated code and fail on any difference.
 check-generated: generate
 	@if git rev-parse --git-dir >/dev/null 2>&1; then \
-		git diff --exit-code --stat -- examples bench || \
+		git diff --exit-code --stat -- examples internal/keytest bench || \
 		{ echo "generated code is stale: run 'make generate' and commit"; exit 1; }; \
 	fi
 

@@ -45,7 +45,7 @@ func newE2E(t *testing.T) *e2e {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ar, err := txtar.ParseFile(filepath.Join(repo, "testdata", "e2e", "app.txtar"))
+	ar, err := txtar.ParseFile(filepath.Join("testdata", "e2e", "app.txtar"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,8 +17,8 @@ const _ = runtime.GeneratedV2
 // every process, and Bind makes it use a given store.
 var EchoCache = runtime.New[Tuple](
 	runtime.Config{
-		Name:    "github.com/picocache/picocache/generator/internal/keytest.Echo",
-		Version: "d5c5a98a892cc2be",
+		Name:    "github.com/picocache/picocache/internal/keytest.Echo",
+		Version: "510b734622ef7820",
 		MaxSize: runtime.Unbounded,
 	},
 	picocacheCodecTuple,
@@ -58,8 +58,8 @@ var _ func(Tuple) Tuple = Echo
 // every process, and Bind makes it use a given store.
 var LookupCache = runtime.New[int](
 	runtime.Config{
-		Name:    "github.com/picocache/picocache/generator/internal/keytest.Lookup",
-		Version: "a084b05a72d5153d",
+		Name:    "github.com/picocache/picocache/internal/keytest.Lookup",
+		Version: "828831dbc22bf212",
 		MaxSize: runtime.Unbounded,
 	},
 	picocacheCodecInt,
@@ -83,7 +83,7 @@ var _ func(context.Context, Query) (int, error) = Lookup
 // every process, and Bind makes it use a given store.
 var LooseCache = runtime.New[string](
 	runtime.Config{
-		Name:    "github.com/picocache/picocache/generator/internal/keytest.Loose",
+		Name:    "github.com/picocache/picocache/internal/keytest.Loose",
 		Version: "87fe13b38917c0eb",
 		MaxSize: runtime.Unbounded,
 	},
@@ -117,7 +117,7 @@ var _ func(any) string = Loose
 // every process, and Bind makes it use a given store.
 var StrictCache = runtime.New[string](
 	runtime.Config{
-		Name:    "github.com/picocache/picocache/generator/internal/keytest.Strict",
+		Name:    "github.com/picocache/picocache/internal/keytest.Strict",
 		Version: "9c555f03df023de0",
 		MaxSize: runtime.Unbounded,
 	},
@@ -151,8 +151,8 @@ var _ func(any) string = Strict
 // every process, and Bind makes it use a given store.
 var WalkCache = runtime.New[int](
 	runtime.Config{
-		Name:    "github.com/picocache/picocache/generator/internal/keytest.Walk",
-		Version: "483875362727a112",
+		Name:    "github.com/picocache/picocache/internal/keytest.Walk",
+		Version: "8b8b6eeb0f4e9ec4",
 		MaxSize: runtime.Unbounded,
 	},
 	picocacheCodecInt,
@@ -185,8 +185,8 @@ var _ func(*Node) int = Walk
 // every process, and Bind makes it use a given store.
 var ChainCache = runtime.New[*Node](
 	runtime.Config{
-		Name:    "github.com/picocache/picocache/generator/internal/keytest.Chain",
-		Version: "8f1ab1392c65120d",
+		Name:    "github.com/picocache/picocache/internal/keytest.Chain",
+		Version: "ee7a42d934d37a23",
 		MaxSize: runtime.Unbounded,
 	},
 	picocacheCodec1,
@@ -224,7 +224,7 @@ var _ func(int, bool) (*Node, error) = Chain
 
 // picocacheCodecTuple writes and reads Tuple results.
 var picocacheCodecTuple = runtime.Codec[Tuple]{
-	Type: "picogen1 github.com/picocache/picocache/generator/internal/keytest.Tuple=struct{B bool; I int; I8 int8; U32 uint32; F float64; F32 float32; C complex128; S string; Bytes []uint8; Temp github.com/picocache/picocache/generator/internal/keytest.Celsius=float64; Arr [2]int8; Sl []string; M map[string]int; MM map[int8][]string; P *github.com/picocache/picocache/generator/internal/keytest.Point=struct{X int16; Y int16; label string}; Pt github.com/picocache/picocache/generator/internal/keytest.Point; At time.Time; Any any; Anys []any; Tree *github.com/picocache/picocache/generator/internal/keytest.Node=struct{Val uint8; Next *github.com/picocache/picocache/generator/internal/keytest.Node; Kids []github.com/picocache/picocache/generator/internal/keytest.Node}; Ver github.com/picocache/picocache/generator/internal/keytest.Version{key method}{binary}=struct{Major uint8; Minor uint8}; _ int}",
+	Type: "picogen1 github.com/picocache/picocache/internal/keytest.Tuple=struct{B bool; I int; I8 int8; U32 uint32; F float64; F32 float32; C complex128; S string; Bytes []uint8; Temp github.com/picocache/picocache/internal/keytest.Celsius=float64; Arr [2]int8; Sl []string; M map[string]int; MM map[int8][]string; P *github.com/picocache/picocache/internal/keytest.Point=struct{X int16; Y int16; label string}; Pt github.com/picocache/picocache/internal/keytest.Point; At time.Time; Any any; Anys []any; Tree *github.com/picocache/picocache/internal/keytest.Node=struct{Val uint8; Next *github.com/picocache/picocache/internal/keytest.Node; Kids []github.com/picocache/picocache/internal/keytest.Node}; Ver github.com/picocache/picocache/internal/keytest.Version{key method}{binary}=struct{Major uint8; Minor uint8}; _ int}",
 	Append: func(dst []byte, v Tuple) []byte {
 		return picocacheAppendTuple(dst, v)
 	},
@@ -756,7 +756,7 @@ var picocacheCodecString = runtime.Codec[string]{
 
 // picocacheCodec1 writes and reads *Node results.
 var picocacheCodec1 = runtime.Codec[*Node]{
-	Type: "picogen1 *github.com/picocache/picocache/generator/internal/keytest.Node=struct{Val uint8; Next *github.com/picocache/picocache/generator/internal/keytest.Node; Kids []github.com/picocache/picocache/generator/internal/keytest.Node}",
+	Type: "picogen1 *github.com/picocache/picocache/internal/keytest.Node=struct{Val uint8; Next *github.com/picocache/picocache/internal/keytest.Node; Kids []github.com/picocache/picocache/internal/keytest.Node}",
 	Append: func(dst []byte, v *Node) []byte {
 		return picocacheAppend7(dst, v)
 	},

@@ -187,6 +187,29 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("%s %s %v = %d, want %d", c.name, c.fn, c.kv, got, c.want)
 		}
 	}
+	// And they are what Info says.
+	for _, f := range []*runtime.Func[int]{onBytes, onMemory} {
+		info, err := f.Info(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := f.Config().Name
+		if got := value(t, rm, "picocache.hits", name, store) + value(t, rm, "picocache.hits", name, memory); got != info.Hits {
+			t.Errorf("%s: hits reported %d, Info %d", name, got, info.Hits)
+		}
+		if got := value(t, rm, "picocache.hits", name, memory); got != info.MemoryHits {
+			t.Errorf("%s: memory hits reported %d, Info %d", name, got, info.MemoryHits)
+		}
+		if got := value(t, rm, "picocache.misses", name); got != info.Misses {
+			t.Errorf("%s: misses reported %d, Info %d", name, got, info.Misses)
+		}
+		if got := value(t, rm, "picocache.entries", name); got != info.CurrSize {
+			t.Errorf("%s: entries reported %d, Info %d", name, got, info.CurrSize)
+		}
+		if got := value(t, rm, "picocache.store.errors", name); got != info.StoreErrors {
+			t.Errorf("%s: store errors reported %d, Info %d", name, got, info.StoreErrors)
+		}
+	}
 	for _, set := range find(t, rm, "picocache.misses", "otel_test.Square") {
 		if v, _ := set.Value(otelpicocache.VersionKey); v.AsString() != "v7" {
 			t.Errorf("picocache.version = %q, want v7", v.AsString())

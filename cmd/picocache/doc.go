@@ -17,7 +17,7 @@
 // postgres://…, redis://…), or the path of a SQLite file. The command links
 // every store driver of the module, so programs that memoize need not.
 // Listing and deleting namespaces (runtime.Lister) is implemented by the
-// SQLite, PostgreSQL and MySQL/MariaDB stores so far; on another store the
+// SQLite, PostgreSQL, MySQL/MariaDB and Redis stores so far; on another store the
 // commands fail, saying so.
 //
 // ls prints one row per function and version (a namespace): the function,

@@ -144,7 +144,7 @@ func withStore(ctx context.Context, arg string, f func(l runtime.Lister, name st
 	defer s.Close()
 	l, ok := s.(runtime.Lister)
 	if !ok {
-		return fmt.Errorf("store %s cannot list its namespaces (the SQLite, PostgreSQL and MySQL stores can, so far)", name)
+		return fmt.Errorf("store %s cannot list its namespaces (the SQLite, PostgreSQL, MySQL and Redis stores can, so far)", name)
 	}
 	if err := f(l, name); err != nil {
 		return fmt.Errorf("store %s: %w", name, err)

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"slices"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/picocache/picocache/internal/storekit"
+	"github.com/picocache/picocache/runtime"
 	"golang.org/x/sync/semaphore"
 )
 
@@ -14,6 +16,7 @@ import (
 // safe for concurrent use.
 type function struct {
 	Names
+	name   string           // the namespace
 	hits   storekit.Touches // keys whose GET found an entry
 	misses storekit.Touches // keys whose GET found none
 	// gate orders the batches of this process: a Set or a flush
@@ -24,6 +27,11 @@ type function struct {
 	// (With Sets in parallel, a Set that took a batch could reach the
 	// server after another Set had evicted an entry the batch touched.)
 	gate *semaphore.Weighted
+
+	// recorded is when this process last recorded a use of the namespace
+	// in the registry, and unrecorded the time of a use it has yet to
+	// record (0 for none), in Unix nanoseconds; see use.
+	recorded, unrecorded atomic.Int64
 }
 
 // gateAll is the weight of a flush in function.gate: more than any number
@@ -31,7 +39,19 @@ type function struct {
 const gateAll = 1 << 40
 
 func newFunction(fn string) *function {
-	return &function{Names: NewNames(fn), gate: semaphore.NewWeighted(gateAll)}
+	return &function{Names: NewNames(fn), name: fn, gate: semaphore.NewWeighted(gateAll)}
+}
+
+// use notes a use of the namespace (a read or a write) at now, Unix
+// nanoseconds, and reports whether it is to be recorded: at most once per
+// runtime.UseInterval, by the flusher, so that a hit stays one GET. A hit
+// within the interval costs an atomic load.
+func (fn *function) use(now int64) bool {
+	if now-fn.recorded.Load() < int64(runtime.UseInterval) {
+		return false
+	}
+	fn.unrecorded.CompareAndSwap(0, now)
+	return true
 }
 
 // pending reports whether fn has reads not yet applied.

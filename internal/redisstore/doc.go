@@ -1,9 +1,11 @@
 // Package redisstore is the client-independent half of the picocache stores
-// on Redis: the layout of a function's keys on the server (Names), the Lua
-// scripts that write, evict, count and clear them (Script), the batching of
-// hits' recency with storekit, and the Store whose Spaces implement the
-// runtime's contract on top of a Client, the two calls it needs of a Redis
-// client library (a GET of one key, and the run of a script).
+// on Redis: the layout of a function's keys on the server (Names) and the
+// registry of namespaces (Registry), the Lua scripts that write, evict,
+// count, clear, list and register them (Script), the batching of hits'
+// recency with storekit, and the Store whose Spaces implement the
+// runtime's contract, and which is a runtime.Lister, on top of a Client,
+// the calls it needs of a Redis client library (a GET of one key, and the
+// run of a script, replying an integer or an array of strings).
 //
 // It exists once so that the stores on different client libraries keep
 // exactly the same server-side layout and protocol, and so read and write

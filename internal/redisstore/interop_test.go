@@ -34,7 +34,25 @@ var cluster = testenv.RedisCluster{Ports: "7121 7122 7123", Dir: "picocache-redi
 func TestMain(m *testing.M) {
 	code := m.Run()
 	cluster.Stop()
+	sweepRegistry(0)
+	sweepRegistry(listerDB)
 	os.Exit(code)
+}
+
+// sweepRegistry removes from the registry of namespaces of the shared
+// server's database db the namespaces these tests registered and
+// cleared, which would otherwise pile up run after run.
+func sweepRegistry(db int) {
+	c := goredislib.NewClient(&goredislib.Options{Addr: testenv.Env("PICOCACHE_TEST_REDIS", "127.0.0.1:6379"), DB: db})
+	defer c.Close()
+	iter := c.HScan(ctx, redisstore.Registry, 0, "interop_test/*", 1000).Iterator()
+	for iter.Next(ctx) {
+		field := iter.Val()
+		if !iter.Next(ctx) { // the value
+			break
+		}
+		c.HDel(ctx, redisstore.Registry, field)
+	}
 }
 
 // backend opens the stores of both packages on one server.
@@ -45,12 +63,21 @@ type backend struct {
 
 // plain is the shared test server, PICOCACHE_TEST_REDIS (host:port),
 // default 127.0.0.1:6379.
-func plain() backend {
+func plain() backend { return plainDB(0) }
+
+// listerDB is the database of the shared server where these tests list
+// and delete namespaces: one of this package's own, as the other
+// packages' tests prune theirs at the same time (runtime/redis uses 11,
+// runtime/goredis 12, cmd/picocache 14).
+const listerDB = 13
+
+// plainDB is the shared test server's database db.
+func plainDB(db int) backend {
 	addr := testenv.Env("PICOCACHE_TEST_REDIS", "127.0.0.1:6379")
 	return backend{
 		rueidis: func(t *testing.T) *redis.Store {
 			t.Helper()
-			s, err := redis.Open(ctx, "redis://"+addr, redis.WithFlushDelay(time.Hour))
+			s, err := redis.Open(ctx, fmt.Sprintf("redis://%s/%d", addr, db), redis.WithFlushDelay(time.Hour))
 			if err != nil {
 				testenv.Unavailable(t, "redis at "+addr, err)
 			}
@@ -59,7 +86,7 @@ func plain() backend {
 		},
 		goredis: func(t *testing.T) *goredis.Store {
 			t.Helper()
-			c := goredislib.NewClient(&goredislib.Options{Addr: addr, ContextTimeoutEnabled: true})
+			c := goredislib.NewClient(&goredislib.Options{Addr: addr, DB: db, ContextTimeoutEnabled: true})
 			s := goredis.New(c, goredis.WithFlushDelay(time.Hour))
 			t.Cleanup(func() { s.Close(); c.Close() })
 			return s
@@ -91,15 +118,22 @@ func clustered(t *testing.T) backend {
 	}
 }
 
-func TestInteropPlain(t *testing.T) { testInterop(t, plain()) }
+func TestInteropPlain(t *testing.T) {
+	testInterop(t, plain())
+	t.Run("Lister", func(t *testing.T) { testInteropLister(t, plainDB(listerDB)) })
+}
 
-func TestInteropCluster(t *testing.T) { testInterop(t, clustered(t)) }
+func TestInteropCluster(t *testing.T) {
+	b := clustered(t)
+	testInterop(t, b)
+	t.Run("Lister", func(t *testing.T) { testInteropLister(t, b) })
+}
 
 // store is one of the two stores under test, with its name.
 type store struct {
 	name string
 	s    interface {
-		runtime.Store
+		runtime.Lister
 		runtime.Flusher
 	}
 }
@@ -253,4 +287,59 @@ func testServerKeys(t *testing.T, r *redis.Store, g *goredis.Store) {
 	if err != nil || strings.Join(members, ",") != "k,j" {
 		t.Errorf("lru = %q, %v; want k,j by recency", members, err)
 	}
+}
+
+// testInteropLister: a namespace written through one store is listed,
+// with its entries, bytes and last use, and deleted, whole or only while
+// unused, through the other, and the other way round.
+func testInteropLister(t *testing.T, b backend) {
+	r, g := b.rueidis(t), b.goredis(t)
+	for _, pair := range [][2]store{{{"rueidis", r}, {"go-redis", g}}, {{"go-redis", g}, {"rueidis", r}}} {
+		one, other := pair[0], pair[1]
+		t.Run(one.name+" then "+other.name, func(t *testing.T) {
+			fn := newFn(t, one.s)
+			before := time.Now()
+			set(t, one, fn, runtime.Limits{MaxSize: 10}, "a", "b", "c")
+			if err := one.s.Flush(ctx); err != nil { // the registration, sent already or now
+				t.Fatal(err)
+			}
+			n := listed(t, other, fn)
+			if n == nil {
+				t.Fatalf("%s does not list the namespace that %s wrote", other.name, one.name)
+			}
+			if n.Entries != 3 || n.Bytes != 3*int64(len("a")+len("value of a")) {
+				t.Errorf("%s lists %d entries, %d bytes; want 3, %d", other.name, n.Entries, n.Bytes, 3*(len("a")+len("value of a")))
+			}
+			if n.LastUsed.Before(before.Add(-time.Second)) || n.LastUsed.After(time.Now().Add(time.Second)) {
+				t.Errorf("%s lists the last use at %v, want about %v", other.name, n.LastUsed, before)
+			}
+			if deleted, err := other.s.DeleteNamespace(ctx, fn, time.Now().Add(-time.Hour)); err != nil || deleted {
+				t.Errorf("%s: DeleteNamespace of a namespace %s used since = %v, %v; want false", other.name, one.name, deleted, err)
+			}
+			wantLen(t, one, fn, 3)
+			if deleted, err := other.s.DeleteNamespace(ctx, fn, time.Time{}); err != nil || !deleted {
+				t.Fatalf("%s: DeleteNamespace = %v, %v; want true", other.name, deleted, err)
+			}
+			wantLen(t, one, fn, 0)
+			want(t, one, fn, runtime.Limits{MaxSize: 10}, map[string]bool{"a": false, "b": false, "c": false})
+			if n := listed(t, one, fn); n == nil || n.Entries != 0 {
+				t.Errorf("%s lists %+v after %s deleted it; want the namespace in use, with no entries", one.name, n, other.name)
+			}
+		})
+	}
+}
+
+// listed returns st's listing of fn, or nil.
+func listed(t *testing.T, st store, fn string) *runtime.NamespaceInfo {
+	t.Helper()
+	list, err := st.s.Namespaces(ctx)
+	if err != nil {
+		t.Fatalf("%s: Namespaces: %v", st.name, err)
+	}
+	for i := range list {
+		if list[i].Name == fn {
+			return &list[i]
+		}
+	}
+	return nil
 }

@@ -15,6 +15,14 @@ type Names struct {
 	Exp   string // "pc:{tag}:exp"
 }
 
+// Registry is the key of the registry of namespaces: a hash whose fields
+// are the namespaces that processes of this module used, each valued with
+// its last use in Unix milliseconds (the latest any process recorded).
+// It has no hash tag: in a Cluster it lives in the slot of "pc:ns", on
+// one node, apart from the functions' keys (see scripts.go). No
+// function's key collides with it: theirs all begin "pc:{".
+const Registry = "pc:ns"
+
 // TagLen is the number of hex digits of the hash tag: 128 bits of
 // SHA-256(fn), so two functions sharing a namespace is not a practical
 // concern.

@@ -13,6 +13,10 @@ package redisstore
 //	pc:{tag}:seq      counter (INCR) giving exact, strictly increasing recency
 //	pc:{tag}:exp      sorted set of the keys that expire; score = expiry in unix ms
 //
+// and, once per database, shared by every function:
+//
+//	pc:ns             hash: namespace -> its last use, unix ms (see Registry)
+//
 // lru indexes every entry of the function, bounded or not, so Len is a
 // ZCARD after pruning expired members (found through exp, in batches), and
 // Clear deletes the indexed keys in batches without scanning the keyspace.
@@ -31,6 +35,24 @@ package redisstore
 // where the dangling index members that getScript used to drop on a miss
 // go now, lazily, off the read path.
 //
+// The registry of namespaces (pc:ns) is what lists them: a function's
+// keys are named by a hash of its namespace, which cannot be read back.
+// A process registers a namespace (UseScript), with the time of its first
+// Space of it, as soon as it makes that Space, and records later uses
+// (reads or writes) at most once per runtime.UseInterval, all from its
+// flusher, so that a Space reaches no server and a hit stays one GET.
+// UseScript only ever moves a last use forward, whichever process's
+// clock is behind. The registry is in a slot of its own, so it is
+// written apart from the function's keys, never atomically with them: a
+// namespace's entries may exist for a moment without its field (written
+// by a process whose use is not recorded yet: just after its first Space,
+// or after DeleteNamespace removed the field), and a field outlives the
+// entries that Clear deletes. Listing (ListScript, then
+// StatsScript in each function's slot) and deleting a namespace
+// (LastUseScript before each ClearScript batch, then ForgetScript) are
+// therefore several calls, each atomic on its own slot: see
+// Store.Namespaces and Store.DeleteNamespace for what that allows.
+//
 // The layout is the one older clients wrote and read (their getScript
 // read a value and bumped it in one script): their entries stay readable,
 // and old and new clients may share a server. The scripts are the whole
@@ -46,10 +68,15 @@ type Script int
 
 // The scripts, in the order of Scripts.
 const (
-	SetScript   Script = iota // see setLua
-	TouchScript               // see touchLua
-	LenScript                 // see lenLua
-	ClearScript               // see clearLua
+	SetScript     Script = iota // see setLua
+	TouchScript                 // see touchLua
+	LenScript                   // see lenLua
+	ClearScript                 // see clearLua
+	UseScript                   // see useLua
+	ListScript                  // see listLua
+	StatsScript                 // see statsLua
+	LastUseScript               // see lastUseLua
+	ForgetScript                // see forgetLua
 )
 
 // Scripts lists every Script, so that a Client can prepare each once:
@@ -58,11 +85,19 @@ const (
 //	for _, sc := range redisstore.Scripts {
 //		lua[sc] = rueidis.NewLuaScript(sc.Source())
 //	}
-var Scripts = [...]Script{SetScript, TouchScript, LenScript, ClearScript}
+var Scripts = [...]Script{SetScript, TouchScript, LenScript, ClearScript, UseScript, ListScript, StatsScript, LastUseScript, ForgetScript}
 
-var sources = [len(Scripts)]string{setLua, touchLua, lenLua, clearLua}
+var sources = [len(Scripts)]string{setLua, touchLua, lenLua, clearLua, useLua, listLua, statsLua, lastUseLua, forgetLua}
 
-var scriptNames = [len(Scripts)]string{"set", "touch", "len", "clear"}
+var scriptNames = [len(Scripts)]string{"set", "touch", "len", "clear", "use", "list", "stats", "lastuse", "forget"}
+
+// lists marks the scripts whose reply is an array of strings, which a
+// Client runs with RunList; the others reply with an integer (Run).
+var lists = [len(Scripts)]bool{ListScript: true, StatsScript: true}
+
+// List reports whether the script replies with an array of strings
+// (Client.RunList) rather than an integer (Client.Run).
+func (sc Script) List() bool { return lists[sc] }
 
 // Source returns the Lua text of the script.
 func (sc Script) Source() string { return sources[sc] }
@@ -208,4 +243,85 @@ if left == 0 then
   redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 end
 return left
+`
+
+// useLua, the UseScript, records uses of namespaces in the registry: for
+// each pair of arguments, a namespace and the time of its use in unix ms,
+// it sets the namespace's field to that time unless it holds a later one,
+// so that a last use only moves forward whatever the processes' clocks.
+//
+// KEYS: the registry. ARGV: namespace, ms, namespace, ms, ...
+const useLua = `
+for i = 1, #ARGV, 2 do
+  local old = tonumber(redis.call('HGET', KEYS[1], ARGV[i]))
+  if not old or old < tonumber(ARGV[i + 1]) then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  end
+end
+return 1
+`
+
+// listLua, the ListScript, is one step of an HSCAN of the registry: it
+// returns the next cursor ("0" when the scan is complete) followed by
+// namespace, last use pairs. A namespace may come twice in one scan.
+//
+// KEYS: the registry. ARGV: cursor, count.
+const listLua = `
+local r = redis.call('HSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
+local out = {r[1]}
+for _, x in ipairs(r[2]) do out[#out + 1] = x end
+return out
+`
+
+// statsLua, the StatsScript, prunes up to ARGV[2] expired members (as
+// lenLua does) and returns, as strings, the function's live entries and
+// the bytes of their keys and values: exact up to ARGV[3] entries, beyond
+// that the mean of ARGV[3] entries spread evenly over the recency order,
+// times their number. It returns {"-1"} when more expired members remain
+// to be pruned (the client calls it again).
+//
+// KEYS: lru, exp. ARGV: entry key prefix, batch, samples.
+const statsLua = libLua + `
+local n = tonumber(ARGV[2])
+if prune(KEYS[1], KEYS[2], now_ms(), n) >= n then
+  return {'-1'}
+end
+local count = redis.call('ZCARD', KEYS[1])
+local k = tonumber(ARGV[3])
+local function size(m) return #m + redis.call('STRLEN', ARGV[1] .. m) end
+local bytes = 0
+if count <= k then
+  for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do bytes = bytes + size(m) end
+else
+  local sum = 0
+  for i = 0, k - 1 do
+    local r = math.floor(i * count / k)
+    local m = redis.call('ZRANGE', KEYS[1], r, r)[1]
+    if m then sum = sum + size(m) end
+  end
+  bytes = math.floor(sum * count / k)
+end
+return {string.format('%d', count), string.format('%d', bytes)}
+`
+
+// lastUseLua, the LastUseScript, returns a namespace's last use in the
+// registry, unix ms, or -1 when the registry does not name it.
+//
+// KEYS: the registry. ARGV: namespace.
+const lastUseLua = `
+return tonumber(redis.call('HGET', KEYS[1], ARGV[1])) or -1
+`
+
+// forgetLua, the ForgetScript, removes a namespace from the registry if
+// its last use is before ARGV[2] (unix ms), and returns 1 if it did: a
+// use recorded meanwhile keeps it.
+//
+// KEYS: the registry. ARGV: namespace, ms.
+const forgetLua = `
+local used = tonumber(redis.call('HGET', KEYS[1], ARGV[1]))
+if used and used < tonumber(ARGV[2]) then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  return 1
+end
+return 0
 `

@@ -16,8 +16,10 @@ import (
 
 // Client is the little of a Redis client library that a Store uses: a GET
 // of one key and the run of a script. Every call that the Store makes on
-// the server is one of these two. A Client must be safe for concurrent use
-// by multiple goroutines.
+// the server is one of these: a GET, or a script, whose reply is an
+// integer (Run) or, for the scripts whose Script.List reports true, an
+// array of strings (RunList). A Client must be safe for concurrent use by
+// multiple goroutines.
 //
 // The Store gives every call a context whose deadline is at most its
 // bound (Config.Timeout) away. The Store's Bound is honest only if each
@@ -34,6 +36,10 @@ type Client interface {
 	// the slot of keys[0] (all keys of one call share a slot), and
 	// returns its integer reply.
 	Run(ctx context.Context, sc Script, keys, args []string) (int64, error)
+
+	// RunList runs the script sc as Run does, and returns its reply, an
+	// array of (binary) strings.
+	RunList(ctx context.Context, sc Script, keys, args []string) ([]string, error)
 }
 
 // Config is what a store package tells New besides its Client.
@@ -53,7 +59,15 @@ type Config struct {
 	// Release, if not nil, is called by the first Close after its final
 	// flush: a store package closes there a client it owns.
 	Release func()
+	// Prune, if positive, makes the Store delete by itself the
+	// namespaces that no process used for that long, as runtime.Prune
+	// does: about a minute after New, then once a day (runtime.PruneEvery),
+	// until Close.
+	Prune time.Duration
 }
+
+// pruneInterval is how often a Store told to prune does so.
+const pruneInterval = 24 * time.Hour
 
 // ClearBatch and lenBatch bound the work of one Clear or Len script call,
 // so that no call blocks the server for long.
@@ -72,6 +86,11 @@ const (
 // server in batches (see scripts.go): with the next Set of the function
 // from this process, in the same script as its eviction; within the flush
 // delay otherwise; when a batch is full; on Flush and on Close.
+//
+// A Store is a runtime.Lister: a flusher of its own registers a namespace
+// in the registry of namespaces (see Registry) as soon as the process
+// makes its first Space of it, and records its later uses at most once
+// per runtime.UseInterval.
 type Store struct {
 	c         Client
 	name      string
@@ -81,11 +100,17 @@ type Store struct {
 	delay     time.Duration // how long a read's recency may wait in the process
 	closed    atomic.Bool   // set by Close, under mu
 
-	flusher  *storekit.Flusher
+	flusher *storekit.Flusher
+	// uses records the uses of namespaces in the registry, apart from
+	// flusher so that registrations never spend the rate of the
+	// flushes that full batches ask for (see storekit.Flusher.Now).
+	uses     *storekit.Flusher
 	deadline atomic.Pointer[deadline] // see bound
 	// life ends with Close, and with it a background flush in progress.
 	life context.Context
 	end  context.CancelFunc
+	// stopPrune ends Config.Prune's pruning; nil without it.
+	stopPrune func()
 
 	mu      sync.Mutex
 	spaces  map[spaceKey]*space  // guarded by mu
@@ -97,10 +122,13 @@ var (
 	_ runtime.Store   = (*Store)(nil)
 	_ runtime.Bounder = (*Store)(nil)
 	_ runtime.Flusher = (*Store)(nil)
+	_ runtime.Lister  = (*Store)(nil)
 )
 
 // New returns a Store on c. It reaches no server: Spaces are made in the
-// process, and the first call of one is the first use of c.
+// process, and the first call of one (or the flusher's registration of
+// its namespace, or with Config.Prune the first pruning, about a minute
+// later) is the first use of c.
 func New(c Client, cfg Config) *Store {
 	if cfg.Timeout <= 0 {
 		panic("redisstore: Config.Timeout is not positive")
@@ -123,6 +151,10 @@ func New(c Client, cfg Config) *Store {
 	}
 	s.life, s.end = context.WithCancel(context.Background())
 	s.flusher = storekit.NewFlusher(s.delay, s.flushPending)
+	s.uses = storekit.NewFlusher(min(s.delay, useFlushDelay), s.recordPending)
+	if cfg.Prune > 0 {
+		s.stopPrune = runtime.PruneEvery(s, cfg.Prune, pruneInterval)
+	}
 	return s
 }
 
@@ -224,23 +256,44 @@ type spaceKey struct {
 
 // Space implements runtime.Store. It reaches no server: the Space of a
 // namespace and limits is made once and kept until Close, and every
-// Space of one namespace shares the reads not yet applied.
+// Space of one namespace shares the reads not yet applied. The first
+// Space of a namespace in the process notes its use then and has it
+// registered in the registry of namespaces at once, in the background
+// (within a few milliseconds, or useFlushDelay/8 when many namespaces
+// start at once), off the caller's path: a registration in Space would add
+// a round trip, and its own bound, to the first call of every function.
+// What fails is tried again with the next flush.
 func (s *Store) Space(ctx context.Context, ns runtime.Namespace) (runtime.Space, error) {
+	sp, created, err := s.space(ns)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		s.uses.Now()
+	}
+	return sp, nil
+}
+
+// space returns the Space of ns, made in the process, and reports whether
+// it made the namespace's function, whose use is then to be registered.
+func (s *Store) space(ns runtime.Namespace) (sp *space, created bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed.Load() {
-		return nil, s.errClosed
+		return nil, false, s.errClosed
 	}
 	k := spaceKey{ns.Name, ns.Limits}
 	if sp := s.spaces[k]; sp != nil {
-		return sp, nil
+		return sp, false, nil
 	}
 	fn := s.fns[ns.Name]
 	if fn == nil {
 		fn = newFunction(ns.Name)
+		fn.use(time.Now().UnixNano())
 		s.fns[ns.Name] = fn
+		created = true
 	}
-	sp := &space{s: s, fn: fn, lim: ns.Limits, bounded: ns.MaxSize > 0, max: strconv.FormatInt(ns.MaxSize, 10), ttl: "0"}
+	sp = &space{s: s, fn: fn, lim: ns.Limits, bounded: ns.MaxSize > 0, max: strconv.FormatInt(ns.MaxSize, 10), ttl: "0"}
 	if ns.TTL > 0 {
 		sp.ttl = strconv.FormatInt(int64((ns.TTL+time.Millisecond-1)/time.Millisecond), 10)
 	}
@@ -248,7 +301,7 @@ func (s *Store) Space(ctx context.Context, ns runtime.Namespace) (runtime.Space,
 		s.tracked = append(s.tracked, fn)
 	}
 	s.spaces[k] = sp
-	return sp, nil
+	return sp, created, nil
 }
 
 // space is a runtime.Space of a Store: one function's entries, with the
@@ -265,7 +318,9 @@ type space struct {
 // Get implements runtime.Space: one GET. For a bounded function it records
 // the key, hit or missed, to be applied later (see Store). A hit asks for
 // a flush within the delay; a miss waits for the next batch, which is
-// almost always the Set of the result that follows it.
+// almost always the Set of the result that follows it. Once per
+// runtime.UseInterval it has the namespace's use recorded, in the
+// background.
 func (sp *space) Get(ctx context.Context, key []byte) ([]byte, bool, error) {
 	s, fn := sp.s, sp.fn
 	if s.closed.Load() {
@@ -276,6 +331,9 @@ func (sp *space) Get(ctx context.Context, key []byte) ([]byte, bool, error) {
 	v, ok, err := s.c.Get(ctx, fn.Entry+string(key))
 	if err != nil {
 		return nil, false, s.failed(ctx, "get", err)
+	}
+	if fn.use(time.Now().UnixNano()) {
+		s.uses.Kick()
 	}
 	if !ok {
 		// A full batch goes to the flusher at once: a read never waits
@@ -359,6 +417,9 @@ func (sp *space) Set(ctx context.Context, key, value []byte) error {
 		fn.put([]batch{last})
 		return s.failed(ctx, "set", err)
 	}
+	if fn.use(time.Now().UnixNano()) {
+		s.uses.Kick()
+	}
 	return nil
 }
 
@@ -415,7 +476,8 @@ func (sp *space) Len(ctx context.Context) (int64, error) {
 }
 
 // Flush implements runtime.Flusher: it applies the reads of every bounded
-// function recorded so far.
+// function recorded so far, and records the uses of namespaces not
+// recorded yet.
 func (s *Store) Flush(ctx context.Context) error {
 	if s.closed.Load() {
 		return s.errClosed
@@ -423,6 +485,18 @@ func (s *Store) Flush(ctx context.Context) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	return s.flush(ctx)
+}
+
+// useFlushDelay is the longest a use of a namespace waits in the process
+// to be recorded, when the flush delay is longer.
+const useFlushDelay = time.Second
+
+// recordPending is the uses Flusher's flush: within the Store's bound,
+// and ended by Close, which records what remains itself.
+func (s *Store) recordPending() {
+	ctx, cancel := context.WithTimeout(s.life, s.timeout)
+	defer cancel()
+	s.recordUses(ctx) // what fails stays pending, for the next flush
 }
 
 // flushPending is the Flusher's flush: within the Store's bound, and
@@ -433,13 +507,22 @@ func (s *Store) flushPending() {
 	s.flush(ctx) // what fails stays pending, for the next flush
 }
 
-// flush applies the pending reads of every bounded function, one function
-// at a time, and returns the first failure.
+// flush records the pending uses of namespaces, then applies the pending
+// reads of every bounded function, one function at a time, and returns
+// the first failure.
 func (s *Store) flush(ctx context.Context) error {
+	if err := s.applyPending(ctx); err != nil {
+		return s.failed(ctx, "flush", err)
+	}
+	return nil
+}
+
+// applyPending is flush, its error not wrapped.
+func (s *Store) applyPending(ctx context.Context) error {
+	first := s.recordUses(ctx)
 	s.mu.Lock()
 	fns := slices.Clone(s.tracked)
 	s.mu.Unlock()
-	var first error
 	for _, fn := range fns {
 		if !fn.pending() {
 			continue
@@ -448,17 +531,18 @@ func (s *Store) flush(ctx context.Context) error {
 			first = err
 		}
 	}
-	if first != nil {
-		return s.failed(ctx, "flush", first)
-	}
-	return nil
+	return first
 }
 
-// Close implements runtime.Store: it makes later calls fail with the
-// Config's ErrClosed, applies the reads not yet applied (within the
-// Store's bound; its error is Close's) and calls the Config's Release.
-// Closing twice is a no-op.
+// Close implements runtime.Store: it stops the pruning of Config.Prune
+// (a deletion in progress stops at its next batch), makes later calls
+// fail with the Config's ErrClosed, applies the reads and records the
+// uses not yet applied (within the Store's bound; its error is Close's)
+// and calls the Config's Release. Closing twice is a no-op.
 func (s *Store) Close() error {
+	if s.stopPrune != nil {
+		s.stopPrune() // before closed is set: its batch in progress may finish
+	}
 	s.mu.Lock()
 	if s.closed.Load() {
 		s.mu.Unlock()
@@ -468,6 +552,7 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	s.end() // a background flush in progress gives up, its reads pending
 	s.flusher.Close()
+	s.uses.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	err := s.flush(ctx)
 	cancel()

@@ -53,6 +53,14 @@ func (c *client) Run(ctx context.Context, sc redisstore.Script, keys, args []str
 	return scripts[sc].Run(ctx, c.c, keys, a...).Int64()
 }
 
+func (c *client) RunList(ctx context.Context, sc redisstore.Script, keys, args []string) ([]string, error) {
+	a := make([]any, len(args))
+	for i, s := range args {
+		a[i] = s
+	}
+	return scripts[sc].Run(ctx, c.c, keys, a...).StringSlice()
+}
+
 // contextBound reports whether every call through c ends by the deadline
 // of its context, so that the Store can call c directly. That holds, in
 // go-redis v9.23, for a *redis.Client (standalone, or Sentinel's failover
@@ -128,10 +136,11 @@ const (
 )
 
 type result struct {
-	v   []byte
-	n   int64
-	ok  bool
-	err error
+	v    []byte
+	n    int64
+	list []string
+	ok   bool
+	err  error
 }
 
 // errBusy is the failure of a call not started because maxAbandoned calls
@@ -192,4 +201,17 @@ func (g *guard) Run(ctx context.Context, sc redisstore.Script, keys, args []stri
 	}()
 	r := g.wait(ctx, c)
 	return r.n, r.err
+}
+
+func (g *guard) RunList(ctx context.Context, sc redisstore.Script, keys, args []string) ([]string, error) {
+	c := g.start()
+	if c == nil {
+		return nil, errBusy
+	}
+	go func() {
+		list, err := g.client.RunList(ctx, sc, keys, args)
+		g.finish(c, result{list: list, err: err})
+	}()
+	r := g.wait(ctx, c)
+	return r.list, r.err
 }

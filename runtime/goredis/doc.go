@@ -40,6 +40,28 @@
 // keyspace. See runtime/redis for the details, and for what Redis's own
 // maxmemory eviction does to the counts.
 //
+// One more key, per database, serves every function, as in runtime/redis:
+//
+//	pc:ns             the registry of namespaces: a hash of each namespace to its last use (unix ms)
+//
+// The Store is a runtime.Lister (runtime.Prune, the picocache command)
+// through it, exactly as runtime/redis is, and the two list, delete and
+// prune each other's namespaces: a background flusher registers a
+// namespace as soon as the process makes its first Space of it (which
+// still reaches no server), and records its later uses at most once per
+// runtime.UseInterval, so a hit stays one GET. [Store.Namespaces] scans the registry and counts
+// each namespace in its slot: its live entries as Len does, and the bytes
+// of their keys and values, exact up to 32 entries and estimated from 32
+// of them beyond. [Store.DeleteNamespace] deletes in batches of 512,
+// checking the namespace's last use in the registry before each, and
+// removes the namespace from the registry with its last entries unless it
+// was used in the last UseInterval and a minute (a namespace cleared while
+// in use stays listed, with no entries). In a Cluster the registry lives in
+// a slot of its own, never written atomically with a function's keys: a use
+// recorded between a check and its batch costs at most that batch, which
+// is then computed again. runtime/redis's documentation says why that is
+// safe. [WithPrune] makes a Store prune by itself, once a day.
+//
 // # What a hit costs
 //
 // A hit is one GET through the client, bounded or not; for a bounded
@@ -53,8 +75,9 @@
 //
 // With a *redis.Client whose ContextTimeoutEnabled is set, the Store calls
 // the client directly, and a hit costs what the client's own GET of the
-// same value costs, plus the key string: BenchmarkHitPaired measured a
-// 256-byte hit, bounded or not, at 0.97x to 1.02x the time of a raw GET on
+// same value costs, plus the key string and a clock reading (whether the
+// function's use is due to be recorded, once a minute): BenchmarkHitPaired
+// measured a 256-byte hit, bounded or not, at 0.97x to 1.02x the time of a raw GET on
 // one goroutine (1.01x its CPU time) and 0.96x to 0.98x its throughput with
 // 16 goroutines, against Redis 7 on loopback (a shared machine with 2
 // CPUs; the ranges are across sessions).
@@ -76,8 +99,9 @@
 // # Bounds
 //
 // Every operation of a Store (a Get, a Set with its eviction, a Clear, a
-// Len, a flush of recency) waits at most its timeout (DefaultTimeout, 3s,
-// unless [WithTimeout] says otherwise) for the server, retries included:
+// Len, a flush of recency and of namespaces' uses, each server call of
+// Namespaces and DeleteNamespace) waits at most its timeout (DefaultTimeout, 3s, unless [WithTimeout] says otherwise) for
+// the server, retries included:
 // that is its runtime.Bounder bound, and it holds however the client is
 // configured. The Store gives every call of the client a context with
 // that deadline (or the caller's, if sooner), and then:

@@ -110,3 +110,44 @@ func ExampleStore_Flush() {
 		log.Print(err)
 	}
 }
+
+// A store told to prune deletes, by itself, once a day, the versions of
+// functions that no process used for 30 days; Close stops it.
+func ExampleWithPrune() {
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", ContextTimeoutEnabled: true})
+	defer rdb.Close()
+	s := goredis.New(rdb, goredis.WithPrune(720*time.Hour))
+	defer s.Close() // stops the pruning
+	runtime.SetDefaultStore(s)
+}
+
+// List the namespaces (functions and versions) of the server, with their
+// entries, bytes and last use, as picocache ls does. (Needs a server, so
+// it does not run as a test.)
+func ExampleStore_Namespaces() {
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", ContextTimeoutEnabled: true})
+	defer rdb.Close()
+	s := goredis.New(rdb)
+	defer s.Close()
+	list, err := s.Namespaces(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, n := range list {
+		fmt.Println(n.Function(), n.Version(), n.Entries, n.Bytes, n.LastUsed)
+	}
+}
+
+// Delete one version of a function, but only while no process has used
+// it for a week; runtime.Prune does this for every namespace unused for
+// that long. (Needs a server, so it does not run as a test.)
+func ExampleStore_DeleteNamespace() {
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", ContextTimeoutEnabled: true})
+	defer rdb.Close()
+	s := goredis.New(rdb)
+	defer s.Close()
+	deleted, err := s.DeleteNamespace(ctx, "example.com/app.Price@1a2b3c4d", time.Now().Add(-7*24*time.Hour))
+	fmt.Println(deleted, err)
+}

@@ -19,3 +19,8 @@ func Abandoned(s *Store) int64 {
 
 // MaxAbandoned is how many calls may outlive their callers at once.
 const MaxAbandoned = maxAbandoned
+
+// ForgetUse makes s forget when it last recorded a use of the namespace
+// name, as if runtime.UseInterval had passed: its next use is recorded by
+// the next flush.
+func ForgetUse(s *Store, name string) { s.core.ForgetUse(name) }

@@ -31,6 +31,10 @@ const DefaultTimeout = 3 * time.Second
 // server in batches: with the next Set of the function from this process,
 // in the same script as its eviction; within the flush delay
 // (WithFlushDelay) otherwise; when a batch is full; on Flush and on Close.
+//
+// A Store is a runtime.Lister: it lists its namespaces with their entries,
+// bytes and last use, from a registry on the server, and deletes them (see
+// the package documentation, and WithPrune).
 type Store struct {
 	core *redisstore.Store // the layout, the scripts, the batches
 	c    redis.UniversalClient
@@ -42,12 +46,14 @@ type Store struct {
 	// What the Options set, for New to give the core.
 	timeout time.Duration
 	delay   time.Duration
+	prune   time.Duration
 }
 
 var (
 	_ runtime.Store   = (*Store)(nil)
 	_ runtime.Bounder = (*Store)(nil)
 	_ runtime.Flusher = (*Store)(nil)
+	_ runtime.Lister  = (*Store)(nil)
 )
 
 // New returns a Store on c, a client the application has configured:
@@ -71,7 +77,7 @@ func New(c redis.UniversalClient, opts ...Option) *Store {
 		s.guarded = true
 		s.rc = &guard{client: s.cl}
 	}
-	s.core = redisstore.New(s.rc, redisstore.Config{Name: "goredis", ErrClosed: ErrClosed, Timeout: s.timeout, FlushDelay: s.delay})
+	s.core = redisstore.New(s.rc, redisstore.Config{Name: "goredis", ErrClosed: ErrClosed, Timeout: s.timeout, FlushDelay: s.delay, Prune: s.prune})
 	return s
 }
 
@@ -102,6 +108,21 @@ func WithFlushDelay(d time.Duration) Option {
 	}
 }
 
+// WithPrune makes the Store delete, by itself, the namespaces (functions
+// and versions) that no process used for unusedFor: about a minute after
+// New, then once a day, in the background, as runtime.Prune does; Close
+// stops it first. Off by default. 720h (30 days) suits most programs:
+// every deploy that changes a function starts a new version, and the old
+// one's entries go a month after the last process used it. A unusedFor
+// that is not positive changes nothing.
+func WithPrune(unusedFor time.Duration) Option {
+	return func(s *Store) {
+		if unusedFor > 0 {
+			s.prune = unusedFor
+		}
+	}
+}
+
 // Bound implements runtime.Bounder: no operation of the Store waits longer
 // than its timeout (DefaultTimeout unless WithTimeout says otherwise) for
 // the server, however the client is configured (see the package
@@ -110,19 +131,39 @@ func (s *Store) Bound() time.Duration { return s.core.Bound() }
 
 // Space implements runtime.Store. It reaches no server: the Space of a
 // namespace and limits is made once and kept until Close, and every
-// Space of one namespace shares the reads not yet applied.
+// Space of one namespace shares the reads not yet applied. The first
+// Space of a namespace in the process has the flusher register it, with
+// its use now, in the registry of namespaces (pc:ns) at once, in the
+// background.
 func (s *Store) Space(ctx context.Context, ns runtime.Namespace) (runtime.Space, error) {
 	return s.core.Space(ctx, ns)
 }
 
 // Flush implements runtime.Flusher: it applies the reads of every bounded
-// function recorded so far.
+// function recorded so far, and records the uses of namespaces not
+// recorded yet.
 func (s *Store) Flush(ctx context.Context) error { return s.core.Flush(ctx) }
 
-// Close implements runtime.Store: it makes later calls fail with
-// ErrClosed and applies the reads not yet applied (within the Store's
-// bound; its error is Close's). It does not close the client, which stays
-// the caller's. Closing twice is a no-op.
+// Namespaces implements runtime.Lister: every namespace in the registry,
+// with its live entries, about the bytes of their keys and values (exact
+// up to 32 entries, estimated from 32 of them beyond), and its last use,
+// sorted by name, as runtime/redis lists them.
+func (s *Store) Namespaces(ctx context.Context) ([]runtime.NamespaceInfo, error) {
+	return s.core.Namespaces(ctx)
+}
+
+// DeleteNamespace implements runtime.Lister: it deletes the namespace's
+// entries in batches of 512, checking its last use in the registry before
+// each one when unusedSince is not zero, as runtime/redis does.
+func (s *Store) DeleteNamespace(ctx context.Context, name string, unusedSince time.Time) (bool, error) {
+	return s.core.DeleteNamespace(ctx, name, unusedSince)
+}
+
+// Close implements runtime.Store: it stops WithPrune's pruning, makes
+// later calls fail with ErrClosed and applies the reads and records the
+// uses not yet applied (within the Store's bound; its error is Close's).
+// It does not close the client, which stays the caller's. Closing twice
+// is a no-op.
 func (s *Store) Close() error { return s.core.Close() }
 
 // Client returns the go-redis client the Store uses.

@@ -89,7 +89,35 @@ func TestMain(m *testing.M) {
 	redis.SetLogger(quietLogger{})
 	code := m.Run()
 	cluster.Stop()
+	sweepRegistry()
 	os.Exit(code)
+}
+
+// sweepRegistry removes from the shared server's registry of namespaces
+// (pc:ns, in the database of PICOCACHE_TEST_REDIS) the namespaces that the
+// tests registered and cleared, which would otherwise pile up run after
+// run: the tests' namespaces have random names under these prefixes, and
+// none of the tests that run meanwhile reads that database's registry.
+func sweepRegistry() {
+	o := &redis.Options{Addr: testenv.Env("PICOCACHE_TEST_REDIS", "127.0.0.1:6379")}
+	if strings.Contains(o.Addr, "://") {
+		var err error
+		if o, err = redis.ParseURL(o.Addr); err != nil {
+			return
+		}
+	}
+	c := redis.NewClient(o)
+	defer c.Close()
+	for _, match := range []string{"storetest/*", "storetest.*", "faulttest/*", "goredis_test/*"} {
+		iter := c.HScan(ctx, "pc:ns", 0, match, 1000).Iterator()
+		for iter.Next(ctx) {
+			field := iter.Val()
+			if !iter.Next(ctx) { // the value
+				break
+			}
+			c.HDel(ctx, "pc:ns", field)
+		}
+	}
 }
 
 type quietLogger struct{}

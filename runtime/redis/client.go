@@ -37,3 +37,7 @@ func (c *client) Get(ctx context.Context, key string) ([]byte, bool, error) {
 func (c *client) Run(ctx context.Context, sc redisstore.Script, keys, args []string) (int64, error) {
 	return lua[sc].Exec(ctx, c.c, keys, args).AsInt64()
 }
+
+func (c *client) RunList(ctx context.Context, sc redisstore.Script, keys, args []string) ([]string, error) {
+	return lua[sc].Exec(ctx, c.c, keys, args).AsStrSlice()
+}

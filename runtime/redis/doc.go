@@ -38,12 +38,68 @@
 // call, never scanning the keyspace, and removes the bookkeeping keys with
 // the last batch.
 //
+// One more key, per database, serves every function:
+//
+//	pc:ns             the registry of namespaces: a hash of each namespace to its last use (unix ms)
+//
+// A function's keys are named by a hash of its namespace, which cannot be
+// read back, so the registry is what lists them: the Store is a
+// runtime.Lister, for runtime.Prune and the picocache command (ls, clear,
+// prune). A background flusher of the Store registers a namespace, with
+// the time of the process's first Space of it, as soon as that Space is
+// made (at once, or within an eighth of a second when many namespaces
+// start together: a Space still reaches no server, so a function's first
+// call waits no longer), and then records the namespace's later uses (each
+// Get or Set) at most once per runtime.UseInterval, a minute, per process,
+// within a second, off the calls' path: a hit stays one GET. What fails is
+// sent again with the next flush, and Close sends what is left. A recorded use only ever moves a namespace's last
+// use forward, whatever the processes' clocks say.
+//
+// [Store.Namespaces] scans the registry (HSCAN) and counts each namespace
+// in its own slot, one script call each, up to 8 at once: its entries as
+// Len counts them (ZCARD of pc:{tag}:lru, once expired keys are pruned
+// from it), and the bytes of their keys and values (the key bytes and the
+// STRLEN of the value), exactly up to 32 entries, and beyond as the mean
+// of 32 entries taken evenly along the lru order times the count: 32
+// STRLENs whatever the namespace's size. An exact figure beyond would need
+// a byte counter kept by every Set and eviction, which entries that expire
+// or that Redis drops under maxmemory would make drift. Bytes does not
+// count what Redis spends around them (key prefixes, the index, its
+// allocator), which MEMORY USAGE shows.
+//
+// [Store.DeleteNamespace] deletes a namespace's entries in batches of 512,
+// by Clear's script, and reads the namespace's last use in the registry
+// before every batch: given a time unusedSince, it stops, reporting false,
+// as soon as a use since then is recorded. Once the entries are gone, the
+// namespace leaves the registry too if its last use is older than
+// UseInterval and a minute (so a pruned namespace is no longer listed);
+// a process that uses it again records that use with its next flush, and
+// it is listed again. A namespace used more recently, as one that picocache clear
+// empties while it is in use, stays registered and is listed with no
+// entries. Processes that use a deleted namespace keep working either way.
+//
+// In a Cluster the registry lives in the slot of "pc:ns", on one node,
+// apart from each function's slot, so it is never written atomically with
+// a function's keys, and deleting is two calls per batch (the check, the
+// batch), each atomic on its own. That is safe because the registry only
+// decides what to delete, never what a read returns: a use recorded
+// between a check and its batch costs at most that batch of 512 entries,
+// which the processes using them compute again; a use reaches the
+// registry up to UseInterval late, which runtime.Prune allows for; and the
+// entries a process writes into a namespace just pruned are unregistered
+// only until its next flush. Entries written by releases before the
+// registry are not listed, counted or pruned until a process of this
+// release uses their namespace. [WithPrune] (URL: prune=720h) makes a
+// Store prune by itself, once a day.
+//
 // # What a hit costs
 //
 // A hit is one plain GET, bounded or not: it costs what a GET of the same
 // value through rueidis costs, plus, for a bounded function (maxsize > 0),
 // recording the key in the process (a hash and a lock of one of 16
-// stripes, taken by no other key's hits). No hit writes to the server.
+// stripes, taken by no other key's hits), plus reading the clock to see
+// whether the function's use is due to be recorded (at most once a
+// minute; the flusher records it). No hit writes to the server.
 // BenchmarkHitPaired compares it with a raw GET of the same value on the
 // same client: about 1.05x the time on one goroutine, and about 0.9x the
 // throughput or better with 16 (a hit of a bounded function used to be a

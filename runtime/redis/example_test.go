@@ -109,3 +109,50 @@ func ExampleParseURL() {
 	// [cache.example.com:6380 cache2.example.com:6380] 2 app cache.example.com
 	// 2s 3s
 }
+
+// A store told to prune deletes, by itself, once a day, the versions of
+// functions that no process used for 30 days. The URL can say the same:
+// redis://127.0.0.1:6379/0?prune=720h. (Needs a server, so it does not
+// run as a test.)
+func ExampleWithPrune() {
+	ctx := context.Background()
+	s, err := redis.Open(ctx, "redis://127.0.0.1:6379/0", redis.WithPrune(720*time.Hour))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close() // stops the pruning
+	runtime.SetDefaultStore(s)
+}
+
+// List the namespaces (functions and versions) of the server, with their
+// entries, bytes and last use, as picocache ls does. (Needs a server, so
+// it does not run as a test.)
+func ExampleStore_Namespaces() {
+	ctx := context.Background()
+	s, err := redis.Open(ctx, "redis://127.0.0.1:6379/0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	list, err := s.Namespaces(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, n := range list {
+		fmt.Println(n.Function(), n.Version(), n.Entries, n.Bytes, n.LastUsed)
+	}
+}
+
+// Delete one version of a function, but only while no process has used
+// it for a week; runtime.Prune does this for every namespace unused for
+// that long. (Needs a server, so it does not run as a test.)
+func ExampleStore_DeleteNamespace() {
+	ctx := context.Background()
+	s, err := redis.Open(ctx, "redis://127.0.0.1:6379/0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	deleted, err := s.DeleteNamespace(ctx, "example.com/app.Price@1a2b3c4d", time.Now().Add(-7*24*time.Hour))
+	fmt.Println(deleted, err)
+}

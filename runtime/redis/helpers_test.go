@@ -143,7 +143,37 @@ func clusterAddrs(t testing.TB) []string {
 func TestMain(m *testing.M) {
 	code := m.Run()
 	cluster.Stop()
+	sweepRegistry()
 	os.Exit(code)
+}
+
+// sweepRegistry removes from the shared server's registry of namespaces
+// (pc:ns, in the database of redisURL) the namespaces that the tests
+// registered and cleared, which would otherwise pile up run after run:
+// the tests' namespaces have random names under these prefixes, and
+// none of the tests that run meanwhile reads that database's registry.
+func sweepRegistry() {
+	s, err := redis.Open(context.Background(), redisURL())
+	if err != nil {
+		return
+	}
+	defer s.Close()
+	c := s.Client()
+	for _, match := range []string{"storetest/*", "storetest.*", "faulttest/*", "redis_test/*", "batch_test/*", "layout_test *"} {
+		var cursor uint64
+		for {
+			e, err := c.Do(context.Background(), c.B().Hscan().Key("pc:ns").Cursor(cursor).Match(match).Count(1000).Build()).AsScanEntry()
+			if err != nil {
+				return
+			}
+			for i := 0; i+1 < len(e.Elements); i += 2 {
+				c.Do(context.Background(), c.B().Hdel().Key("pc:ns").Field(e.Elements[i]).Build())
+			}
+			if cursor = e.Cursor; cursor == 0 {
+				break
+			}
+		}
+	}
 }
 
 // clusterURL is the redis:// URL naming every seed address.

@@ -57,18 +57,24 @@ const (
 // server in batches: with the next Set of the function from this process,
 // in the same script as its eviction; within the flush delay
 // (WithFlushDelay) otherwise; when a batch is full; on Flush and on Close.
+//
+// A Store is a runtime.Lister: it lists its namespaces with their entries,
+// bytes and last use, from a registry on the server, and deletes them (see
+// the package documentation, and WithPrune).
 type Store struct {
 	core *redisstore.Store // the layout, the scripts, the batches
 	c    rueidis.Client
 	// What the Options set, for start to give the core.
 	timeout time.Duration
 	delay   time.Duration
+	prune   time.Duration
 }
 
 var (
 	_ runtime.Store   = (*Store)(nil)
 	_ runtime.Bounder = (*Store)(nil)
 	_ runtime.Flusher = (*Store)(nil)
+	_ runtime.Lister  = (*Store)(nil)
 )
 
 // New returns a Store that uses an existing client, standalone or Cluster.
@@ -92,7 +98,7 @@ func newStore(opts []Option) *Store {
 // start makes s use c, which Close closes if own.
 func (s *Store) start(c rueidis.Client, own bool) *Store {
 	s.c = c
-	cfg := redisstore.Config{Name: "redis", ErrClosed: ErrClosed, Timeout: s.timeout, FlushDelay: s.delay}
+	cfg := redisstore.Config{Name: "redis", ErrClosed: ErrClosed, Timeout: s.timeout, FlushDelay: s.delay, Prune: s.prune}
 	if own {
 		cfg.Release = func() { c.Close() }
 	}
@@ -129,6 +135,21 @@ func WithFlushDelay(d time.Duration) Option {
 	}
 }
 
+// WithPrune makes the Store delete, by itself, the namespaces (functions
+// and versions) that no process used for unusedFor: about a minute after
+// it is made, then once a day, in the background, as runtime.Prune does;
+// Close stops it first. Off by default. 720h (30 days) suits most
+// programs: every deploy that changes a function starts a new version,
+// and the old one's entries go a month after the last process used it.
+// URL: prune=DURATION. A unusedFor that is not positive changes nothing.
+func WithPrune(unusedFor time.Duration) Option {
+	return func(s *Store) {
+		if unusedFor > 0 {
+			s.prune = unusedFor
+		}
+	}
+}
+
 // Bound implements runtime.Bounder: no operation of the Store, retries
 // included, waits longer than its timeout (DefaultTimeout unless
 // WithTimeout says otherwise) for the server.
@@ -136,19 +157,40 @@ func (s *Store) Bound() time.Duration { return s.core.Bound() }
 
 // Space implements runtime.Store. It reaches no server: the Space of a
 // namespace and limits is made once and kept until Close, and every
-// Space of one namespace shares the reads not yet applied.
+// Space of one namespace shares the reads not yet applied. The first
+// Space of a namespace in the process has the flusher register it, with
+// its use now, in the registry of namespaces (pc:ns) at once, in the
+// background.
 func (s *Store) Space(ctx context.Context, ns runtime.Namespace) (runtime.Space, error) {
 	return s.core.Space(ctx, ns)
 }
 
 // Flush implements runtime.Flusher: it applies the reads of every bounded
-// function recorded so far.
+// function recorded so far, and records the uses of namespaces not
+// recorded yet.
 func (s *Store) Flush(ctx context.Context) error { return s.core.Flush(ctx) }
 
-// Close implements runtime.Store: it makes later calls fail with
-// ErrClosed, applies the reads not yet applied (within the Store's bound;
-// its error is Close's) and, for a Store from Open, closes its
-// connections. Closing twice is a no-op.
+// Namespaces implements runtime.Lister: every namespace in the registry,
+// with its live entries, about the bytes of their keys and values (exact
+// up to 32 entries, estimated from 32 of them beyond), and its last use,
+// sorted by name. See the package documentation.
+func (s *Store) Namespaces(ctx context.Context) ([]runtime.NamespaceInfo, error) {
+	return s.core.Namespaces(ctx)
+}
+
+// DeleteNamespace implements runtime.Lister: it deletes the namespace's
+// entries in batches of 512, checking its last use in the registry before
+// each one when unusedSince is not zero. See the package documentation for
+// what happens to its registration.
+func (s *Store) DeleteNamespace(ctx context.Context, name string, unusedSince time.Time) (bool, error) {
+	return s.core.DeleteNamespace(ctx, name, unusedSince)
+}
+
+// Close implements runtime.Store: it stops WithPrune's pruning, makes
+// later calls fail with ErrClosed, applies the reads and records the uses
+// not yet applied (within the Store's bound; its error is Close's) and,
+// for a Store from Open, closes its connections. Closing twice is a
+// no-op.
 func (s *Store) Close() error { return s.core.Close() }
 
 // Client returns the rueidis client the Store uses.
@@ -165,7 +207,8 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 	// Checked by ParseURL.
 	timeout, _ := urlDuration(rawURL, "timeout")
 	delay, _ := urlDuration(rawURL, "flush")
-	s := newStore(append([]Option{WithTimeout(timeout), WithFlushDelay(delay)}, opts...))
+	prune, _ := urlDuration(rawURL, "prune")
+	s := newStore(append([]Option{WithTimeout(timeout), WithFlushDelay(delay), WithPrune(prune)}, opts...))
 	c, err := connect(ctx, opt, s.timeout)
 	if err != nil {
 		return nil, fmt.Errorf("redis: connecting to %s: %w", storekit.Redact(rawURL), err)
@@ -234,8 +277,9 @@ func connect(ctx context.Context, opt rueidis.ClientOption, timeout time.Duratio
 // A single address that runs in cluster mode is detected as a Cluster too.
 // Options: db, dial_timeout, write_timeout, max_retries, protocol=2,
 // client_name, master_set (Sentinel: the hosts are then sentinels), and
-// the store's own timeout=DURATION (WithTimeout) and flush=DURATION
-// (WithFlushDelay), which Open reads and rueidis ignores.
+// the store's own timeout=DURATION (WithTimeout), flush=DURATION
+// (WithFlushDelay) and prune=DURATION (WithPrune, such as 720h), which
+// Open reads and rueidis ignores.
 //
 // ParseURL then applies the store's defaults where the URL sets none:
 // DefaultDialTimeout, DefaultWriteTimeout, DefaultRetries retries of
@@ -281,7 +325,7 @@ func ParseURL(rawURL string) (rueidis.ClientOption, error) {
 	if !q.Has("write_timeout") {
 		opt.ConnWriteTimeout = DefaultWriteTimeout
 	}
-	for _, name := range []string{"timeout", "flush"} {
+	for _, name := range []string{"timeout", "flush", "prune"} {
 		if _, err := urlDuration(rawURL, name); err != nil {
 			return rueidis.ClientOption{}, fmt.Errorf("redis: bad URL %s: %w", storekit.Redact(rawURL), err)
 		}

@@ -19,7 +19,7 @@ const _ = runtime.GeneratedV2
 var SquareCache = runtime.New[int](
 	runtime.Config{
 		Name:    "github.com/picocache/picocache/bench.Square",
-		Version: "23453e35557b6f39",
+		Version: "3e947881c73c3453",
 		MaxSize: 1024,
 	},
 	picocacheCodecInt,
@@ -49,7 +49,7 @@ var _ func(int) int = Square
 var CubeCache = runtime.New[int](
 	runtime.Config{
 		Name:    "github.com/picocache/picocache/bench.Cube",
-		Version: "0a1deca1629d4f7b",
+		Version: "d61310a43f7a3df8",
 		MaxSize: runtime.Unbounded,
 	},
 	picocacheCodecInt,

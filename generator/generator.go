@@ -55,6 +55,48 @@ type Result struct {
 	// Diagnostics are every problem found, sorted by file and position.
 	// When there are any, Files is empty: nothing should be written.
 	Diagnostics []Diagnostic
+	// Funcs describes every memoized function analyzed without problems,
+	// by package (sorted by import path) and position: its version and
+	// what the version covers (what picogen -explain prints).
+	Funcs []Func
+}
+
+// Func is a memoized function and what its automatic version covers.
+type Func struct {
+	Package     string // import path
+	PackageName string
+	Name        string // F, T.M or (*T).M
+	Version     string // as its generated handle carries it
+	// Covers is everything the version covers beyond the function's own
+	// normalised source and signature (and the encoding's format), sorted
+	// by kind (func, method, type, const, var, module, go), then name.
+	Covers []Covered
+	// Unresolved lists the calls on the way that cannot be resolved
+	// statically: not covered, sorted by position.
+	Unresolved []Unresolved
+}
+
+// Covered is one thing a version covers.
+type Covered struct {
+	// Kind is func, method, type, const or var (a declaration of the
+	// function's module), module (another module) or go (go.mod's go
+	// version: the language and the standard library).
+	Kind string
+	// Name is package-qualified by import path (example.com/m/rates.Discount,
+	// example.com/m.(*Repo).Path), a module path, or "go".
+	Name string
+	// Hash is the SHA-256 of a declaration's normalised source (of a
+	// constant's type and value), a module's version as go.mod selects
+	// it (with its replacement), or the go version.
+	Hash string
+}
+
+// Unresolved is a call that cannot be resolved statically, such as one
+// of an interface method or of a func value.
+type Unresolved struct {
+	File      string // as loaded (absolute)
+	Line, Col int
+	What      string // the call and why
 }
 
 // Generate loads the packages, analyzes their annotated functions and
@@ -68,8 +110,9 @@ func Generate(cfg Config) (*Result, error) {
 	}
 	res := &Result{Files: map[string][]byte{}}
 	var models []*model.Package
+	an := analyze.New(lr)
 	for _, pkg := range lr.Packages {
-		mp, diags := analyze.Package(pkg, lr)
+		mp, diags := an.Package(pkg)
 		for _, d := range diags {
 			res.Diagnostics = append(res.Diagnostics, Diagnostic(d))
 		}
@@ -84,6 +127,12 @@ func Generate(cfg Config) (*Result, error) {
 		}
 		mp.NoSQLite = cfg.NoSQLite
 		models = append(models, mp)
+	}
+	sort.Slice(models, func(i, j int) bool { return models[i].Path < models[j].Path })
+	for _, mp := range models {
+		for i := range mp.Funcs {
+			res.Funcs = append(res.Funcs, describe(mp, &mp.Funcs[i]))
+		}
 	}
 	sortDiagnostics(res.Diagnostics)
 	if len(res.Diagnostics) > 0 {
@@ -116,4 +165,23 @@ func sortDiagnostics(ds []Diagnostic) {
 		}
 		return a.Msg < b.Msg
 	})
+}
+
+// describe says what fn's version covers.
+func describe(mp *model.Package, fn *model.Func) Func {
+	f := Func{Package: mp.Path, PackageName: mp.Name, Name: fn.Name, Version: emit.Version(fn)}
+	if fn.Recv != nil {
+		if fn.Recv.Type.Kind == model.Pointer {
+			f.Name = "(*" + fn.RecvName + ")." + fn.Name
+		} else {
+			f.Name = fn.RecvName + "." + fn.Name
+		}
+	}
+	for _, c := range fn.Covers {
+		f.Covers = append(f.Covers, Covered{Kind: c.Kind.String(), Name: c.Name, Hash: c.Hash})
+	}
+	for _, u := range fn.Unresolved {
+		f.Unresolved = append(f.Unresolved, Unresolved(u))
+	}
+	return f
 }

@@ -19,7 +19,7 @@ const _ = runtime.GeneratedV2
 var Square256Cache = runtime.New[int](
 	runtime.Config{
 		Name:    "github.com/picocache/picocache/bench/sqlitebench.Square256",
-		Version: "06c94dea0c017514",
+		Version: "160ff237b8078b0e",
 		MaxSize: 256,
 	},
 	picocacheCodecInt,

@@ -58,6 +58,73 @@
 // fails to compile with a "re-run go generate" comment when F's signature
 // changes, or when picogen and the runtime in go.mod differ in version.
 //
+// # Versions
+//
+// Each function's entries are stored under a version, so that a process
+// running changed code never reads results of the old code. The version
+// is a digest of:
+//
+//   - the function's own source and signature, normalised: comments,
+//     doc comments and layout do not count, the code does;
+//   - the source, normalised alike, of every function and method of the
+//     function's module that it reaches through static calls (or uses
+//     as a value), transitively, across the module's packages; a call of
+//     a generated wrapper (GCached) counts as a call of G;
+//   - the declarations of the module's named types, package-level
+//     variables (with their initialisers, and what those call) and
+//     constants (their type and value) that those bodies use;
+//   - the methods the generated code calls on the function's arguments
+//     and results: AppendCacheKey, MarshalBinary and UnmarshalBinary of
+//     the module's types, and what they reach;
+//   - for every other module the reached code uses (calls, types,
+//     constants, variables), its path and version as go.mod selects it,
+//     with its replacement (a replacement directory is named when its
+//     path is relative; an absolute one is not, so that versions do not
+//     depend on the machine);
+//   - the go version of go.mod's go line, which stands for the language
+//     and the standard library;
+//   - the key and value encodings, and version= when given.
+//
+// Editing a function that the memoized one does not reach changes
+// nothing. Calls that cannot be resolved statically are not followed:
+// calls of interface methods (and of type parameters' methods), of func
+// values (parameters, variables, struct fields, elements, results of
+// calls) and range over such funcs. Nor are the bodies behind them, nor
+// methods that other packages call through interfaces (a String method
+// that fmt calls), init functions, assembly, cgo's C code, files outside
+// the build, data read at run time, the toolchain (a newer go1.26.x than
+// go.mod's go line), the source of another module (a directory
+// replacement or a workspace module is covered by its go.mod version
+// only), or code that changes behind reflection. Add version= to the
+// directive when the result depends on any of these.
+//
+// The version is computed when picogen runs: after editing any code a
+// memoized function reaches, run go generate (picogen -check in CI
+// reports a version that is out of date).
+//
+// picogen -explain FUNC prints what FUNC's version covers, and the calls
+// it cannot resolve with their positions, relative to the working
+// directory:
+//
+//	$ go tool picogen -explain Price
+//	example.com/shop.Price
+//	version 2c41d0a7e3f19b85
+//	covers its own source and signature, the encoding, and:
+//	  func   example.com/shop/rates.Discount 6f1c2b9e04aa
+//	  func   example.com/shop/rates.rate     93b07d51c2e8
+//	  type   example.com/shop/rates.Rater    7b4f73ab54fd
+//	  const  example.com/shop/rates.Max      a81e4f7c3d20
+//	  var    example.com/shop/rates.table    39389e909953
+//	  module golang.org/x/text v0.41.0
+//	  go     1.26 (the language and the standard library)
+//	unresolved calls (not covered):
+//	  price.go:14:9: r.Rate: call of interface method (rates.Rater).Rate
+//
+// FUNC is F for a function, T.M (or (*T).M) for a method, either alone
+// or after the package's name or import path and a dot (shop.Price,
+// example.com/shop.Price); picogen looks for it in the packages given
+// (default "."), and explains every function that matches.
+//
 // # Recursive types
 //
 // Arguments and results may be of recursive types (type Node struct{ Next
@@ -87,6 +154,9 @@
 //	             checks every package of the module, as go generate ./...
 //	             writes them)
 //	-v           print the files written
+//	-explain FUNC
+//	             write nothing; print what the version of the memoized
+//	             function FUNC covers (see Versions)
 //
 // Problems in the code (a bad option, an unsupported parameter type) are
 // all printed at once, as file:line:col: message with paths relative to

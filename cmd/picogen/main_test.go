@@ -37,6 +37,12 @@ type e2e struct {
 }
 
 func newE2E(t *testing.T) *e2e {
+	return newModule(t, "app.txtar", "example.com/e2e", "")
+}
+
+// newModule writes the module of testdata/e2e/archive, named module, with
+// a go.mod that requires this repository (and has the lines of more).
+func newModule(t *testing.T, archive, module, more string) *e2e {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end: runs go generate, go vet and go build in a temporary module")
@@ -45,7 +51,7 @@ func newE2E(t *testing.T) *e2e {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ar, err := txtar.ParseFile(filepath.Join("testdata", "e2e", "app.txtar"))
+	ar, err := txtar.ParseFile(filepath.Join("testdata", "e2e", archive))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +63,7 @@ func newE2E(t *testing.T) *e2e {
 		}
 		e.write(f.Name, string(f.Data))
 	}
-	e.write("go.mod", fmt.Sprintf("module example.com/e2e\n\ngo 1.26\n\nrequire github.com/picocache/picocache v0.0.0\n\nreplace github.com/picocache/picocache => %s\n", repo))
+	e.write("go.mod", fmt.Sprintf("module %s\n\ngo 1.26\n\nrequire github.com/picocache/picocache v0.0.0\n\nreplace github.com/picocache/picocache => %s\n%s", module, repo, more))
 	sum, err := os.ReadFile(filepath.Join(repo, "go.sum"))
 	if err != nil {
 		t.Fatal(err)

@@ -23,6 +23,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	noSQLite := fs.Bool("nosqlite", false, "do not link the embedded SQLite store (runtime/sqlite) into the package")
 	check := fs.Bool("check", false, "write nothing; exit 1 if a generated file is missing or out of date")
 	verbose := fs.Bool("v", false, "print the files written")
+	explainFunc := fs.String("explain", "", "write nothing; print what the version of the memoized function `FUNC` covers (F, T.M, pkg.F, ...)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: picogen [flags] [packages]\n\n")
 		fmt.Fprintf(stderr, "picogen writes %s with memoized wrappers for the functions\nannotated //picocache: in each package (default \".\").\n\nFlags:\n", generator.FileName)
@@ -59,6 +60,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, d.String())
 		}
 		return 1
+	}
+	if *explainFunc != "" {
+		return explain(stdout, stderr, res.Funcs, *explainFunc, rel)
 	}
 	names := make([]string, 0, len(res.Files))
 	for name := range res.Files {

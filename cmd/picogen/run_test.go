@@ -112,3 +112,71 @@ func TestWriteCheckStale(t *testing.T) {
 		t.Errorf("stale generated file was not removed")
 	}
 }
+
+// TestExplain covers -explain: what it prints, the names it accepts, its
+// error for a name that matches nothing, and that it writes nothing.
+func TestExplain(t *testing.T) {
+	dir := writeModule(t, map[string]string{
+		"p/p.go": `package p
+
+import "example.com/m/q"
+
+type Repo struct{ root string }
+
+//picocache:maxsize=none,ignore=r
+func Price(r q.Rater, n int) float64 { return r.Rate() * float64(q.Discount(n)) }
+
+//picocache:maxsize=none
+func (r *Repo) Path(name string) string { return r.root + name }
+`,
+		"q/q.go": `package q
+
+type Rater interface{ Rate() float64 }
+
+func Discount(n int) int { return n - rate(n) }
+
+func rate(n int) int { return n / 10 }
+
+func Unrelated() int { return 0 }
+`,
+	})
+	chdir(t, dir)
+	var out, errb bytes.Buffer
+	if code := run([]string{"-explain", "Price", "./p"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	got := out.String()
+	for _, want := range []string{
+		"example.com/m/p.Price\nversion ",
+		"\ncovers its own source and signature, the encoding, and:\n",
+		"\n  func   example.com/m/q.Discount ",
+		"\n  func   example.com/m/q.rate     ",
+		"\n  type   example.com/m/q.Rater    ",
+		"\n  go     1.26 (the language and the standard library)\n",
+		"\nunresolved calls (not covered):\n  p/p.go:8:47: r.Rate: call of interface method (q.Rater).Rate\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %q in:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "Unrelated") {
+		t.Errorf("-explain lists a function nothing reaches:\n%s", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "p", "picocache_gen.go")); err == nil {
+		t.Errorf("-explain wrote a file")
+	}
+	for _, name := range []string{"p.Price", "example.com/m/p.Price", "Repo.Path", "(*Repo).Path", "p.Repo.Path", "example.com/m/p.(*Repo).Path"} {
+		out.Reset()
+		if code := run([]string{"-explain", name, "./p"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "version ") {
+			t.Errorf("-explain %s: exit %d, %s%s", name, code, out.String(), errb.String())
+		}
+	}
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"-explain", "Nope", "./p"}, &out, &errb); code != 1 {
+		t.Errorf("-explain Nope: exit %d, want 1", code)
+	}
+	if want := `picogen: -explain "Nope" matches no memoized function of the packages loaded (p.Price, p.(*Repo).Path)` + "\n"; errb.String() != want {
+		t.Errorf("-explain Nope:\n%s\nwant:\n%s", errb.String(), want)
+	}
+}

@@ -19,7 +19,7 @@ const _ = runtime.GeneratedV2
 var CountPrimesCache = runtime.New[int](
 	runtime.Config{
 		Name:    "github.com/picocache/picocache/examples/demo.CountPrimes",
-		Version: "22afd221b1dfbdc0",
+		Version: "73d06e3887bad348",
 		MaxSize: 256,
 	},
 	picocacheCodecInt,
@@ -49,7 +49,7 @@ var _ func(int) int = CountPrimes
 var FibCache = runtime.New[int](
 	runtime.Config{
 		Name:    "github.com/picocache/picocache/examples/demo.Fib",
-		Version: "e648f464ad72b028",
+		Version: "c7e4ee69cb93c86a",
 		MaxSize: runtime.Unbounded,
 	},
 	picocacheCodecInt,

@@ -18,7 +18,7 @@ const _ = runtime.GeneratedV2
 var EchoCache = runtime.New[Tuple](
 	runtime.Config{
 		Name:    "github.com/picocache/picocache/internal/keytest.Echo",
-		Version: "510b734622ef7820",
+		Version: "8ea1311d3f6f309d",
 		MaxSize: runtime.Unbounded,
 	},
 	picocacheCodecTuple,
@@ -59,7 +59,7 @@ var _ func(Tuple) Tuple = Echo
 var LookupCache = runtime.New[int](
 	runtime.Config{
 		Name:    "github.com/picocache/picocache/internal/keytest.Lookup",
-		Version: "828831dbc22bf212",
+		Version: "eacd56908d81ae58",
 		MaxSize: runtime.Unbounded,
 	},
 	picocacheCodecInt,
@@ -84,7 +84,7 @@ var _ func(context.Context, Query) (int, error) = Lookup
 var LooseCache = runtime.New[string](
 	runtime.Config{
 		Name:    "github.com/picocache/picocache/internal/keytest.Loose",
-		Version: "87fe13b38917c0eb",
+		Version: "47d806045a51c957",
 		MaxSize: runtime.Unbounded,
 	},
 	picocacheCodecString,
@@ -118,7 +118,7 @@ var _ func(any) string = Loose
 var StrictCache = runtime.New[string](
 	runtime.Config{
 		Name:    "github.com/picocache/picocache/internal/keytest.Strict",
-		Version: "9c555f03df023de0",
+		Version: "0758a02aa48f10fa",
 		MaxSize: runtime.Unbounded,
 	},
 	picocacheCodecString,
@@ -152,7 +152,7 @@ var _ func(any) string = Strict
 var WalkCache = runtime.New[int](
 	runtime.Config{
 		Name:    "github.com/picocache/picocache/internal/keytest.Walk",
-		Version: "8b8b6eeb0f4e9ec4",
+		Version: "c67581aaf54ad833",
 		MaxSize: runtime.Unbounded,
 	},
 	picocacheCodecInt,
@@ -186,7 +186,7 @@ var _ func(*Node) int = Walk
 var ChainCache = runtime.New[*Node](
 	runtime.Config{
 		Name:    "github.com/picocache/picocache/internal/keytest.Chain",
-		Version: "ee7a42d934d37a23",
+		Version: "69586abb674d1ba1",
 		MaxSize: runtime.Unbounded,
 	},
 	picocacheCodec1,

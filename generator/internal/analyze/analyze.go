@@ -1,10 +1,11 @@
 // Package analyze turns a loaded package's annotated functions into the
 // plain model that emission needs: their options, the generated API's
 // names, type shapes with the facts derived from them (facts.go), and
-// what their versions are derived from. It collects every problem in the
-// user's code as a positioned diagnostic, and never panics on user input.
-// The names of everything else the generated file introduces are the
-// emitter's to choose.
+// what their versions are derived from: their own normalised source, and
+// what of their module they reach (deep.go). It collects every problem
+// in the user's code as a positioned diagnostic, and never panics on
+// user input. The names of everything else the generated file introduces
+// are the emitter's to choose.
 package analyze
 
 import (
@@ -23,10 +24,23 @@ import (
 	"golang.org/x/tools/go/packages"
 )
 
+// Analyzer analyzes the packages of one load. The packages share what
+// their functions' versions cover (deep.go), so that a helper that
+// several functions reach is read and hashed once.
+type Analyzer struct {
+	lr   *load.Result
+	deps *deps
+}
+
+// New returns an Analyzer of the packages lr loaded.
+func New(lr *load.Result) *Analyzer {
+	return &Analyzer{lr: lr, deps: newDeps(lr)}
+}
+
 // Package analyzes one loaded package of lr. It returns nil for a package
 // without annotations.
-func Package(pkg *packages.Package, lr *load.Result) (*model.Package, []model.Diagnostic) {
-	a := &analyzer{pkg: pkg, fset: lr.Fset, srcs: lr.Sources, time: lr.TimeType,
+func (an *Analyzer) Package(pkg *packages.Package) (*model.Package, []model.Diagnostic) {
+	a := &analyzer{pkg: pkg, fset: an.lr.Fset, source: an.lr.Source, time: an.lr.TimeType, deps: an.deps,
 		named: map[types.Type]*model.Type{}, derived: map[*model.Type]bool{}}
 	return a.run()
 }
@@ -34,8 +48,9 @@ func Package(pkg *packages.Package, lr *load.Result) (*model.Package, []model.Di
 type analyzer struct {
 	pkg     *packages.Package
 	fset    *token.FileSet
-	srcs    map[string][]byte
+	source  func(filename string) []byte
 	time    func() types.Type // time.Time, as the loader found it
+	deps    *deps             // what versions cover, shared by the packages of a load
 	diags   []model.Diagnostic
 	named   map[types.Type]*model.Type // memo for named types (cycles)
 	derived map[*model.Type]bool       // types whose facts are set
@@ -243,7 +258,9 @@ func (a *analyzer) function(af annotated) (model.Func, bool) {
 		return fn, false
 	}
 	fn.Signature = types.TypeString(sig, func(p *types.Package) string { return p.Path() })
-	fn.Source = a.normalisedSource(fd)
+	fn.Source = normalisedSource(a.fset, a.source, fd)
+	inModule := func(path string) bool { return a.deps.sameModule(a.deps.pkg(a.pkg.PkgPath), path) }
+	fn.Covers, fn.Unresolved = a.deps.cover(a.pkg.PkgPath, fd, codecMethods(&fn, sig, inModule))
 	return fn, true
 }
 
@@ -366,7 +383,7 @@ func (a *analyzer) receiver(fn *model.Func, fd *ast.FuncDecl, sig *types.Signatu
 // (the handle and the wrapper), and reports where the package already
 // declares them.
 func (a *analyzer) names(fn *model.Func, fd *ast.FuncDecl, sig *types.Signature, name string) {
-	fn.Wrapper = fn.Name + "Cached"
+	fn.Wrapper = wrapperName(fn.Name)
 	if fn.Recv != nil {
 		rt := sig.Recv().Type()
 		if _, ok := rt.(*types.Pointer); ok {
@@ -492,16 +509,17 @@ func (a *analyzer) qual(p *types.Package) string {
 	return p.Name()
 }
 
-// normalisedSource returns the function's tokens without comments, doc or
-// positions, so that editing a comment or reformatting keeps the version
-// while any change to the code changes it.
-func (a *analyzer) normalisedSource(fd *ast.FuncDecl) []byte {
-	tf := a.fset.File(fd.Pos())
+// normalisedSource returns a declaration's tokens (a function's, from
+// func to its closing brace; a type's or a variable's spec) without
+// comments, doc or positions, so that editing a comment or reformatting
+// keeps the version while any change to the code changes it.
+func normalisedSource(fset *token.FileSet, source func(string) []byte, n ast.Node) []byte {
+	tf := fset.File(n.Pos())
 	if tf == nil {
 		return nil
 	}
-	src := a.srcs[tf.Name()]
-	start, end := tf.Offset(fd.Pos()), tf.Offset(fd.End())
+	src := source(tf.Name())
+	start, end := tf.Offset(n.Pos()), tf.Offset(n.End())
 	if src == nil || start < 0 || end > len(src) || start > end {
 		return nil
 	}
@@ -510,12 +528,11 @@ func (a *analyzer) normalisedSource(fd *ast.FuncDecl) []byte {
 	fs := token.NewFileSet()
 	f := fs.AddFile("", -1, len(body))
 	s.Init(f, body, nil, 0) // comments skipped
-	var out []byte
 	type tok struct {
 		t   token.Token
 		lit string
 	}
-	var toks []tok
+	toks := make([]tok, 0, len(body)/4)
 	for {
 		_, t, lit := s.Scan()
 		if t == token.EOF {
@@ -526,6 +543,7 @@ func (a *analyzer) normalisedSource(fd *ast.FuncDecl) []byte {
 		}
 		toks = append(toks, tok{t, lit})
 	}
+	out := make([]byte, 0, 2*len(body))
 	for i, t := range toks {
 		// A trailing comma before a closing bracket is formatting.
 		if t.t == token.COMMA && i+1 < len(toks) {
@@ -552,6 +570,9 @@ func (a *analyzer) normalisedSource(fd *ast.FuncDecl) []byte {
 	}
 	return out
 }
+
+// wrapperName is the generated wrapper of a function or method.
+func wrapperName(name string) string { return name + "Cached" }
 
 func isContext(t types.Type) bool {
 	n, ok := types.Unalias(t).(*types.Named)

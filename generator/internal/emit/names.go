@@ -386,8 +386,31 @@ func decodedInline(t *model.Type) bool {
 // picocache's own, then every other package a type of the model names,
 // in order of first mention. A name the package, a wrapper parameter or
 // an earlier import takes is renamed, by the rule of its kind; jennifer
-// is told every name, so it never chooses one.
+// is told every name, so it never chooses one. The names are settled on
+// the first call; every piece of the file (format.go) is told the same.
 func (e *emitter) importNames(f *jen.File) {
+	if e.imports == nil {
+		e.imports = e.chooseImports()
+	}
+	for _, imp := range e.imports {
+		if imp.alias {
+			f.ImportAlias(imp.path, imp.name)
+		} else {
+			f.ImportName(imp.path, imp.name)
+		}
+	}
+}
+
+// importName is the name the generated file gives an import, as an
+// alias or as the package's own name.
+type importName struct {
+	path, name string
+	alias      bool
+}
+
+// chooseImports settles the import names, once per file.
+func (e *emitter) chooseImports() []importName {
+	var out []importName
 	for _, imp := range []struct{ path, name string }{
 		{runtimePath, "runtime"},
 		{codecPath, codecImport},
@@ -398,11 +421,7 @@ func (e *emitter) importNames(f *jen.File) {
 		if imp.path == codecPath {
 			e.codecName = name
 		}
-		if name != imp.name || imp.path == codecPath {
-			f.ImportAlias(imp.path, name)
-		} else {
-			f.ImportName(imp.path, name)
-		}
+		out = append(out, importName{imp.path, name, name != imp.name || imp.path == codecPath})
 	}
 	done := map[string]bool{runtimePath: true, codecPath: true, "context": true, "time": true}
 	for _, pkg := range e.otherPackages() {
@@ -419,12 +438,9 @@ func (e *emitter) importNames(f *jen.File) {
 			want = pkg.name
 		}
 		name := e.file.declare(want, numbered(want))
-		if std && name == pkg.name {
-			f.ImportName(pkg.path, name)
-		} else {
-			f.ImportAlias(pkg.path, name)
-		}
+		out = append(out, importName{pkg.path, name, !(std && name == pkg.name)})
 	}
+	return out
 }
 
 type pkgRef struct{ path, name string }

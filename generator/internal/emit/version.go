@@ -14,10 +14,13 @@ import (
 // type description: change it when an encoding changes.
 const CodecFormat = "picogen1"
 
-// version is fn's automatic version: a digest of the encoding's format,
-// the signature, the key and value layouts and the normalised source,
-// with the manual version= after a '+'.
-func version(fn *model.Func) string {
+// Version is fn's version as its generated handle carries it: the
+// automatic version, a digest of the encoding's format, the signature,
+// the key and value layouts, the normalised source and everything else
+// it covers (its module's declarations it reaches, the versions of the
+// other modules they use, the go version), with the manual version=
+// after a '+'.
+func Version(fn *model.Func) string {
 	var keyParts []string
 	if fn.Recv != nil {
 		if fn.Recv.Ignored {
@@ -38,6 +41,9 @@ func version(fn *model.Func) string {
 	fmt.Fprintf(h, "key typed=%t %s\n", fn.Typed, strings.Join(keyParts, "; "))
 	fmt.Fprintf(h, "value %s\n", strings.Join(resultLayouts(fn), "; "))
 	h.Write(fn.Source)
+	for _, c := range fn.Covers {
+		fmt.Fprintf(h, "\ncover %s %s %s", c.Kind, c.Name, c.Hash)
+	}
 	v := hex.EncodeToString(h.Sum(nil))[:16]
 	if fn.ManualVersion != "" {
 		v += "+" + fn.ManualVersion

@@ -3,14 +3,25 @@
 // (it is read as an empty file of the package) and callers of wrappers that
 // do not exist yet (type errors outside annotated signatures are left to
 // the caller to filter).
+//
+// One go list run gives the named packages with their syntax and types,
+// and, for every package of their import graph, its files, module and
+// export data. The packages of the module that annotated functions reach
+// (their callees, for deep versions) are parsed and type-checked from
+// source only when asked for (Result.Syntax), against that export data:
+// no second go list, and nothing outside the module is read from source.
 package load
 
 import (
 	"bytes"
+	"fmt"
 	"go/ast"
+	"go/importer"
 	"go/parser"
 	"go/token"
 	"go/types"
+	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -41,17 +52,31 @@ type Result struct {
 	cfg      Config
 	timeOnce sync.Once
 	timeType types.Type
+
+	// graph is every package go list reported (the named packages and
+	// their imports, transitively), by import path.
+	graph map[string]*packages.Package
+
+	mu   sync.Mutex         // protects Sources, graph, srcs, imp and tried
+	srcs map[string]*Syntax // packages with syntax, by import path
+	imp  types.Importer     // export data of the graph, shared by Syntax's type checks
+	// tried holds the packages that complete looked for.
+	tried map[string]bool
 }
 
-// Mode is what picogen needs from go/packages.
-const Mode = packages.NeedName | packages.NeedFiles | packages.NeedSyntax |
-	packages.NeedTypes | packages.NeedTypesInfo
+// Mode is what picogen asks go/packages for. Beyond syntax and types of
+// the named packages, it keeps for every package of the import graph
+// what go list reports anyway (files, imports, module, export data), so
+// that Syntax needs no second go list. It asks for no more of go list
+// than syntax and types alone do.
+const Mode = packages.NeedName | packages.NeedFiles | packages.NeedCompiledGoFiles |
+	packages.NeedImports | packages.NeedExportFile | packages.NeedModule |
+	packages.NeedSyntax | packages.NeedTypes | packages.NeedTypesInfo | packages.NeedTypesSizes
 
 // Load loads the packages. The error is for a failure to run the build
 // system at all; problems in the packages are in each package's Errors.
 func Load(cfg Config) (*Result, error) {
-	res := &Result{Fset: token.NewFileSet(), Sources: map[string][]byte{}, cfg: cfg}
-	var mu sync.Mutex
+	res := &Result{Fset: token.NewFileSet(), Sources: map[string][]byte{}, cfg: cfg, srcs: map[string]*Syntax{}, tried: map[string]bool{}}
 	pc := &packages.Config{
 		Mode:  Mode,
 		Dir:   cfg.Dir,
@@ -59,16 +84,7 @@ func Load(cfg Config) (*Result, error) {
 		Fset:  res.Fset,
 		Tests: false,
 		ParseFile: func(fset *token.FileSet, filename string, src []byte) (*ast.File, error) {
-			if IsGenerated(filename, src) {
-				// A previous run's output may be stale: it may refer to
-				// functions since renamed, or assert old signatures.
-				// Read it as an empty file of its package.
-				return parser.ParseFile(fset, filename, src, parser.PackageClauseOnly)
-			}
-			mu.Lock()
-			res.Sources[filename] = src
-			mu.Unlock()
-			return parser.ParseFile(fset, filename, src, parser.AllErrors|parser.ParseComments|parser.SkipObjectResolution)
+			return res.parse(filename, src)
 		},
 	}
 	if len(cfg.Tags) > 0 {
@@ -83,13 +99,219 @@ func Load(cfg Config) (*Result, error) {
 		return nil, err
 	}
 	res.Packages = pkgs
+	res.graph = map[string]*packages.Package{}
+	packages.Visit(pkgs, nil, func(p *packages.Package) {
+		if p.PkgPath != "" {
+			res.graph[p.PkgPath] = p
+		}
+	})
 	return res, nil
+}
+
+// parse parses one file as picogen reads it: a previous run's output may
+// be stale (it may refer to functions since renamed, or assert old
+// signatures), so it is read as an empty file of its package; every other
+// file is kept, with its comments, for the directives and for versions.
+func (r *Result) parse(filename string, src []byte) (*ast.File, error) {
+	if IsGenerated(filename, src) {
+		return parser.ParseFile(r.Fset, filename, src, parser.PackageClauseOnly)
+	}
+	r.mu.Lock()
+	r.Sources[filename] = src
+	r.mu.Unlock()
+	return parser.ParseFile(r.Fset, filename, src, parser.AllErrors|parser.ParseComments|parser.SkipObjectResolution)
 }
 
 // IsGenerated reports whether a file is picogen's output: its name and its
 // first line.
 func IsGenerated(filename string, src []byte) bool {
 	return filepath.Base(filename) == GeneratedFile && bytes.HasPrefix(src, []byte(Header))
+}
+
+// Source returns a source file's contents as parsed, or nil.
+func (r *Result) Source(filename string) []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.Sources[filename]
+}
+
+// Package returns the package of the import graph with the import path,
+// or nil. Its Module is nil for the standard library.
+func (r *Result) Package(path string) *packages.Package {
+	r.mu.Lock()
+	p := r.graph[path]
+	retry := (p == nil || p.Module == nil && !isStd(path)) && !r.tried[path]
+	if retry {
+		r.tried[path] = true
+	}
+	r.mu.Unlock()
+	if retry {
+		return r.complete(path)
+	}
+	return p
+}
+
+// isStd reports whether an import path looks like the standard
+// library's: no dot in its first element.
+func isStd(path string) bool {
+	first, _, _ := strings.Cut(path, "/")
+	return !strings.Contains(first, ".")
+}
+
+// complete loads what go list knows of a package that the graph lacks,
+// or holds only as a placeholder (go/packages documents the imports of
+// a load without NeedDeps as placeholders, although it fills them in
+// today), and adds it and its imports to the graph.
+func (r *Result) complete(path string) *packages.Package {
+	pc := &packages.Config{
+		Mode: packages.NeedName | packages.NeedFiles | packages.NeedCompiledGoFiles | packages.NeedImports |
+			packages.NeedExportFile | packages.NeedModule | packages.NeedTypesSizes,
+		Dir: r.cfg.Dir,
+		Env: r.cfg.Env,
+	}
+	if len(r.cfg.Tags) > 0 {
+		pc.BuildFlags = []string{"-tags=" + strings.Join(r.cfg.Tags, ",")}
+	}
+	pkgs, err := packages.Load(pc, path)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err == nil {
+		packages.Visit(pkgs, nil, func(p *packages.Package) {
+			if old := r.graph[p.PkgPath]; p.PkgPath != "" && (old == nil || old.Module == nil && old.ExportFile == "" && len(old.GoFiles) == 0) {
+				r.graph[p.PkgPath] = p
+			}
+		})
+	}
+	p := r.graph[path]
+	if p == nil {
+		// Not loadable: remember that, as a package without a module.
+		p = &packages.Package{ID: path, PkgPath: path}
+		r.graph[path] = p
+	}
+	return p
+}
+
+// Syntax is a package's syntax with its type information.
+type Syntax struct {
+	Path   string
+	Module *packages.Module // nil outside a module (the standard library)
+	Files  []*ast.File
+	Types  *types.Package
+	Info   *types.Info // Types, Defs, Uses and Selections
+}
+
+// Syntax returns the syntax and type information of the package with the
+// import path: for a package go/packages loaded from source (those named,
+// and those whose export data was missing), its own; for another package
+// of the import graph, parsed and type-checked on first use against the
+// export data of its imports. Type errors do not stop it (the information
+// is then partial); the error is for a package that is not in the graph
+// or whose files cannot be read.
+func (r *Result) Syntax(path string) (*Syntax, error) {
+	r.mu.Lock()
+	if s, ok := r.srcs[path]; ok {
+		r.mu.Unlock()
+		return s, nil
+	}
+	r.mu.Unlock()
+	p := r.Package(path)
+	if p == nil || len(p.GoFiles) == 0 && len(p.CompiledGoFiles) == 0 && p.TypesInfo == nil {
+		return nil, fmt.Errorf("no Go files of package %s", path)
+	}
+	var s *Syntax
+	if p.TypesInfo != nil && p.Types != nil {
+		s = &Syntax{Path: path, Module: p.Module, Files: p.Syntax, Types: p.Types, Info: p.TypesInfo}
+	} else {
+		var err error
+		if s, err = r.check(p); err != nil {
+			return nil, err
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if old, ok := r.srcs[path]; ok {
+		return old, nil
+	}
+	r.srcs[path] = s
+	return s, nil
+}
+
+// check parses p's files and type-checks them, importing from export data.
+// A package that uses cgo is read from its own files (not from cgo's
+// output in the build cache, whose names depend on the machine), with C's
+// names left unresolved.
+func (r *Result) check(p *packages.Package) (*Syntax, error) {
+	names := p.CompiledGoFiles
+	cgo := len(names) != len(p.GoFiles)
+	for i := 0; !cgo && i < len(names); i++ {
+		cgo = names[i] != p.GoFiles[i]
+	}
+	if cgo || len(names) == 0 {
+		names = p.GoFiles
+	}
+	var files []*ast.File
+	for _, name := range names {
+		src, err := os.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		f, _ := r.parse(name, src) // a syntax error leaves a partial file
+		if f != nil {
+			files = append(files, f)
+		}
+	}
+	conf := &types.Config{
+		Importer:    &graphImporter{r: r, from: p},
+		Error:       func(error) {}, // partial information is still information
+		Sizes:       p.TypesSizes,
+		FakeImportC: cgo,
+	}
+	if p.Module != nil && p.Module.GoVersion != "" {
+		conf.GoVersion = "go" + p.Module.GoVersion
+	}
+	info := &types.Info{
+		Types:      map[ast.Expr]types.TypeAndValue{},
+		Defs:       map[*ast.Ident]types.Object{},
+		Uses:       map[*ast.Ident]types.Object{},
+		Selections: map[*ast.SelectorExpr]*types.Selection{},
+		Instances:  map[*ast.Ident]types.Instance{},
+	}
+	tp, _ := conf.Check(p.PkgPath, r.Fset, files, info)
+	return &Syntax{Path: p.PkgPath, Module: p.Module, Files: files, Types: tp, Info: info}, nil
+}
+
+// graphImporter imports the packages one package of the graph imports,
+// from their export data.
+type graphImporter struct {
+	r    *Result
+	from *packages.Package
+}
+
+func (g *graphImporter) Import(path string) (*types.Package, error) {
+	return g.ImportFrom(path, "", 0)
+}
+
+func (g *graphImporter) ImportFrom(path, _ string, _ types.ImportMode) (*types.Package, error) {
+	if path == "unsafe" {
+		return types.Unsafe, nil
+	}
+	canon := path
+	if ip := g.from.Imports[path]; ip != nil && ip.PkgPath != "" {
+		canon = ip.PkgPath // vendored or otherwise mapped
+	}
+	r := g.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.imp == nil {
+		r.imp = importer.ForCompiler(r.Fset, "gc", func(path string) (io.ReadCloser, error) {
+			p := r.graph[path] // under r.mu, held by ImportFrom
+			if p == nil || p.ExportFile == "" {
+				return nil, fmt.Errorf("no export data for %s", path)
+			}
+			return os.Open(p.ExportFile)
+		})
+	}
+	return r.imp.Import(canon)
 }
 
 // TimeType returns time.Time as the loaded packages see it, or nil if it

@@ -44,6 +44,14 @@ type Func struct {
 	Signature     string // the signature, every type qualified by its import path
 	Source        []byte // the normalised source: tokens, without comments or layout
 	ManualVersion string // version=, added to the automatic version
+	// Covers is what else the version covers: the declarations of the
+	// module that the function reaches, the other modules it uses and the
+	// Go version, sorted by Kind, then Name.
+	Covers []Covered
+	// Unresolved lists the calls on the way that cannot be resolved
+	// statically (through interfaces, of func values): reported, not
+	// part of the version. Sorted by position.
+	Unresolved []Unresolved
 
 	Ctx      *Param  // first parameter of type context.Context, nil if absent
 	Params   []Param // the other parameters, in order
@@ -145,6 +153,58 @@ type Field struct {
 	// Unreadable: the field is unexported and the struct belongs to
 	// another package, so generated code cannot read or set it.
 	Unreadable bool
+}
+
+// CoverKind is what a Covered item is. The kinds sort in this order.
+type CoverKind int
+
+const (
+	CoverFunc   CoverKind = iota // a function of the module: Name is path.F
+	CoverMethod                  // a method of the module: path.T.M or path.(*T).M
+	CoverType                    // a named type of the module: path.T
+	CoverConst                   // a constant of the module: path.C
+	CoverVar                     // a package-level variable of the module: path.V
+	CoverModule                  // another module: Name is its path
+	CoverGo                      // the Go version of the module's go.mod: Name is "go"
+)
+
+// String is the kind's name, as versions and -explain write it.
+func (k CoverKind) String() string {
+	switch k {
+	case CoverFunc:
+		return "func"
+	case CoverMethod:
+		return "method"
+	case CoverType:
+		return "type"
+	case CoverConst:
+		return "const"
+	case CoverVar:
+		return "var"
+	case CoverModule:
+		return "module"
+	case CoverGo:
+		return "go"
+	}
+	return "unknown"
+}
+
+// Covered is one thing a function's version covers.
+type Covered struct {
+	Kind CoverKind
+	Name string // package-qualified by import path; a module's path; "go"
+	// Hash is, for a declaration, the hex SHA-256 of its normalised
+	// source (of its type and value, for a constant); for a module, its
+	// version as go.mod selects it, with its replacement; for go, the
+	// version of go.mod's go line.
+	Hash string
+}
+
+// Unresolved is a call that cannot be resolved statically.
+type Unresolved struct {
+	File      string // absolute file name as loaded
+	Line, Col int
+	What      string // what is called, and why it cannot be resolved
 }
 
 // Diagnostic is a problem in the user's code, at a position.

@@ -48,6 +48,9 @@ start() {
 		echo "redis-cluster.sh: redis-server and redis-cli are required (scripts/services-redis.sh installs them)" >&2
 		exit 2
 	}
+	# Nodes this directory records are ours, left by a test run that was
+	# killed before it could stop them: stop them first.
+	stop
 	local p
 	for p in "${ports[@]}"; do
 		if ping "$p"; then

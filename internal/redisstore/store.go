@@ -104,8 +104,8 @@ type Store struct {
 	// uses records the uses of namespaces in the registry, apart from
 	// flusher so that registrations never spend the rate of the
 	// flushes that full batches ask for (see storekit.Flusher.Now).
-	uses     *storekit.Flusher
-	deadline atomic.Pointer[deadline] // see bound
+	uses      *storekit.Flusher
+	deadlines storekit.Deadlines // see bound
 	// life ends with Close, and with it a background flush in progress.
 	life context.Context
 	end  context.CancelFunc
@@ -149,6 +149,7 @@ func New(c Client, cfg Config) *Store {
 	if s.delay <= 0 {
 		s.delay = storekit.DefaultFlushDelay
 	}
+	s.deadlines.Timeout = s.timeout
 	s.life, s.end = context.WithCancel(context.Background())
 	s.flusher = storekit.NewFlusher(s.delay, s.flushPending)
 	s.uses = storekit.NewFlusher(min(s.delay, useFlushDelay), s.recordPending)
@@ -179,62 +180,11 @@ func (s *Store) Pending(ns string) (hits, misses int) {
 	return fn.hits.Len(), fn.misses.Len()
 }
 
-// bound applies the Store's timeout to ctx, unless ctx ends sooner.
+// bound applies the Store's timeout to ctx, unless ctx ends sooner (see
+// storekit.Deadlines: calls that can never be canceled share a deadline).
 func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= s.timeout {
-		return ctx, noCancel
-	}
-	if ctx.Done() == nil {
-		// A context that is never canceled, as most calls pass: share a
-		// deadline with the calls of the last few milliseconds rather
-		// than start a timer for each (a hit's cost is mostly that).
-		d := s.shared()
-		if ctx == context.Background() || ctx == context.TODO() {
-			return d, noCancel
-		}
-		return &valuesCtx{d, ctx}, noCancel
-	}
-	return context.WithTimeout(ctx, s.timeout)
+	return s.deadlines.Bound(ctx)
 }
-
-func noCancel() {}
-
-// sharedEvery is how long calls share one deadline: each of them gets
-// between timeout-sharedEvery and timeout.
-const sharedEvery = 10 * time.Millisecond
-
-// deadline is a context with a deadline, shared by the calls that began
-// in the sharedEvery after start.
-type deadline struct {
-	context.Context
-	cancel context.CancelFunc
-	start  time.Time
-}
-
-// shared returns the deadline for a call that begins now: at most the
-// Store's timeout from now, and no less than sharedEvery (or a 16th of the
-// timeout) short of it. A deadline no longer handed out ends, and frees
-// its timer, at its time.
-func (s *Store) shared() context.Context {
-	d := s.deadline.Load()
-	now := time.Now()
-	if d != nil && now.Sub(d.start) < min(sharedEvery, s.timeout/16) {
-		return d
-	}
-	nd := &deadline{start: now}
-	nd.Context, nd.cancel = context.WithDeadline(context.Background(), now.Add(s.timeout))
-	s.deadline.CompareAndSwap(d, nd) // or another call renewed it: nd serves this one
-	return nd
-}
-
-// valuesCtx is a shared deadline with the values of a call's own
-// context, which is never canceled.
-type valuesCtx struct {
-	context.Context                 // the deadline
-	values          context.Context // the call's
-}
-
-func (c *valuesCtx) Value(key any) any { return c.values.Value(key) }
 
 // failed names the operation in err, and says so when it ran out of the
 // Store's bound, whose bare "context deadline exceeded" tells little.
@@ -556,9 +506,7 @@ func (s *Store) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	err := s.flush(ctx)
 	cancel()
-	if d := s.deadline.Load(); d != nil {
-		d.cancel()
-	}
+	s.deadlines.Stop()
 	if s.release != nil {
 		s.release()
 	}

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/picocache/picocache/internal/storekit"
 	"github.com/picocache/picocache/runtime"
 )
 
@@ -63,7 +64,7 @@ type Store struct {
 	errClosed error
 	closed    atomic.Bool // set by Close, under mu
 	oversize  atomic.Int64
-	deadline  atomic.Pointer[deadline] // see bound
+	deadlines storekit.Deadlines // see bound
 
 	// life ends with Close, and with it a refresh of a generation in
 	// the background; refreshes counts those running.
@@ -205,6 +206,7 @@ func New(c Client, opts ...Option) *Store {
 	} else {
 		s.errClosed = ErrClosed
 	}
+	s.deadlines.Timeout = s.timeout
 	s.life, s.end = context.WithCancel(context.Background())
 	return s
 }
@@ -294,9 +296,7 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	s.end()
 	s.refreshes.Wait()
-	if d := s.deadline.Load(); d != nil {
-		d.cancel()
-	}
+	s.deadlines.Stop()
 	return nil
 }
 

@@ -61,7 +61,8 @@ func Call(f *runtime.Func[int], runs *atomic.Int64, n int) (int, time.Duration) 
 // CallsWithin calls f from 8 goroutines, perG calls each with keys from
 // base on, and checks that every call returns its correct result within
 // bound + Slack. Meanwhile it calls a function bound to a healthy memory
-// store and checks that it is not delayed. It returns the slowest call.
+// store and checks that it is not delayed by the other store (no call
+// takes the other store's bound). It returns the slowest call.
 func CallsWithin(t testing.TB, f *runtime.Func[int], runs *atomic.Int64, bound time.Duration, base, perG int) time.Duration {
 	t.Helper()
 	healthy, hruns := NewFunc(t)
@@ -109,8 +110,11 @@ func CallsWithin(t testing.TB, f *runtime.Func[int], runs *atomic.Int64, bound t
 	wg.Wait()
 	close(stop)
 	<-healthyDone
-	if healthySlowest > 200*time.Millisecond {
-		t.Errorf("a call of a function on a healthy store took %v while the other store was silent", healthySlowest)
+	// A call that waited for the silent store would wait its bound; less
+	// than that is the machine's scheduling (CI runs this on 2 cores with
+	// every server beside it, and a call once took 840 ms there).
+	if healthySlowest >= max(bound, 200*time.Millisecond) {
+		t.Errorf("a call of a function on a healthy store took %v while the other store was silent (bound %v)", healthySlowest, bound)
 	}
 	return time.Duration(slowest.Load())
 }

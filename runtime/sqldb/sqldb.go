@@ -226,12 +226,35 @@ func (s *Store) createTable(ctx context.Context) error {
 				return err
 			}
 		}
+		if err := s.keyStatsPostgres(ctx, tx); err != nil {
+			return err
+		}
 		return tx.Commit()
 	})
 	if err != nil {
 		return fmt.Errorf("sqldb: creating table %q (%v): %w", s.table, s.dialect, s.timeoutErr(ctx, err))
 	}
 	return nil
+}
+
+// keyStatsPostgres tells PostgreSQL's planner, once per table, that
+// every row has its own key hash. kh hashes the key alone, and functions
+// often share keys (small integers, short strings): sampled statistics
+// then see few distinct kh values, which makes the primary key (fh, kh)
+// look no better than the (fh, used) index for fh = $1 AND kh = $2, and a
+// Get that takes the latter scans every row of its function. The setting
+// takes effect at the table's next ANALYZE (autovacuum's); the store does
+// not analyze by itself, since statistics taken while a table is small
+// mislead the planner just as well once it has grown.
+func (s *Store) keyStatsPostgres(ctx context.Context, tx *sql.Tx) error {
+	var set bool
+	err := tx.QueryRowContext(ctx, `SELECT coalesce('n_distinct=-1' = ANY(attoptions), false)
+		FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'kh'`, `"`+s.table+`"`).Scan(&set)
+	if err != nil || set {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `ALTER TABLE "`+s.table+`" ALTER COLUMN kh SET (n_distinct = -1)`)
+	return err
 }
 
 // lockClassDDL is the first key of the two-key PostgreSQL advisory lock

@@ -179,8 +179,9 @@ func (sp *space) Get(ctx context.Context, key []byte) ([]byte, bool, error) {
 	if s.closed.Load() {
 		return nil, false, ErrClosed
 	}
-	value, err := s.read(ctx, sp.ns, nonNil(key))
-	if sp.ns.use(time.Now().UnixNano()) {
+	start := time.Now()
+	value, err := s.read(ctx, sp.ns, nonNil(key), start)
+	if sp.ns.use(start.UnixNano()) {
 		s.flusher.Kick()
 	}
 	switch {
@@ -199,13 +200,12 @@ func (sp *space) Get(ctx context.Context, key []byte) ([]byte, bool, error) {
 	}
 }
 
-// read reads key's live value, sql.ErrNoRows if there is none. On the
+// read reads key's live value at start, sql.ErrNoRows if there is none. On the
 // writer connection when it is free: its page cache survives this
 // process's writes, while a pooled reader's is reset by every commit it
 // did not make. A read waits for no lock of another process (WAL), so it
 // fits no busy timeout.
-func (s *Store) read(ctx context.Context, ns *nsState, key []byte) ([]byte, error) {
-	start := time.Now()
+func (s *Store) read(ctx context.Context, ns *nsState, key []byte, start time.Time) ([]byte, error) {
 	now := start.UnixNano()
 	select {
 	case s.wsem <- struct{}{}:
